@@ -1,0 +1,153 @@
+// Layers and directions of a recurrent stack, wired together; one direction's
+// time loop is recurrent_direction.cc. Dropout masks are kept for backward.
+#include "recurrent_stack.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "dropout.h"
+#include "recurrent_direction.h"
+
+namespace rnnkit {
+namespace {
+
+// Workspace layout of the stack, in floats:
+//   input0          [T,B,I]         copy of x (backward needs it after the caller moved on)
+//   outputs[l]      [T,B,D*H]       output of layer l, for l < L-1
+//   dropped[l]      [T,B,D*H]       input of layer l >= 1 after dropout (only when dropout > 0)
+//   masks[l]        [T,B,D*H]       its mask
+//   grad_a, grad_b  [T,B,D*H]       ping-pong buffers for gradients between layers
+//   directions      one block per (layer, direction)
+struct StackLayout {
+  size_t input0, outputs, dropped, masks, grad_a, grad_b, directions, per_direction, total;
+  size_t layer_floats;
+  StackLayout(const StackConfig& c, int T, int B) {
+    const size_t TB = size_t(T) * B;
+    const int L = c.num_layers, D = c.num_directions;
+    const bool drop = c.dropout > 0 && L > 1;
+    layer_floats = TB * size_t(D) * c.hidden_size;
+    size_t at = 0;
+    input0 = at;     at += TB * size_t(c.input_size);
+    outputs = at;    at += size_t(L - 1) * layer_floats;
+    dropped = at;    at += drop ? size_t(L - 1) * layer_floats : 0;
+    masks = at;      at += drop ? size_t(L - 1) * layer_floats : 0;
+    grad_a = at;     at += L > 1 ? layer_floats : 0;
+    grad_b = at;     at += L > 1 ? layer_floats : 0;
+    per_direction = direction_workspace_floats(c.cell, T, B, c.hidden_size);
+    directions = at; at += size_t(L) * D * per_direction;
+    total = at;
+  }
+  // Slot l-1 holds the tensors that feed layer l (l >= 1).
+  size_t output_of(int layer) const { return outputs + size_t(layer) * layer_floats; }
+  size_t dropped_into(int layer) const { return dropped + size_t(layer - 1) * layer_floats; }
+  size_t mask_into(int layer) const { return masks + size_t(layer - 1) * layer_floats; }
+  size_t direction(const StackConfig& c, int layer, int d) const {
+    return directions + (size_t(layer) * c.num_directions + d) * per_direction;
+  }
+};
+
+bool uses_dropout(const StackConfig& c, bool training) { return training && c.dropout > 0 && c.num_layers > 1; }
+
+}  // namespace
+
+ParamOffsets param_offsets(const StackConfig& c, int layer, int direction) {
+  const size_t GH = size_t(gate_count(c.cell)) * c.hidden_size, H = size_t(c.hidden_size);
+  size_t at = 0;
+  for (int l = 0; l <= layer; ++l) {
+    for (int d = 0; d < c.num_directions; ++d) {
+      ParamOffsets p;
+      p.w_ih = at;   at += GH * size_t(layer_input_size(c, l));
+      p.w_hh = at;   at += GH * H;
+      p.b_ih = at;   at += c.bias ? GH : 0;
+      p.b_hh = at;   at += c.bias ? GH : 0;
+      p.end = at;
+      if (l == layer && d == direction) return p;
+    }
+  }
+  return ParamOffsets{0, 0, 0, 0, 0};  // unreachable for valid (layer, direction)
+}
+
+size_t stack_param_count(const StackConfig& c) {
+  return param_offsets(c, c.num_layers - 1, c.num_directions - 1).end;
+}
+
+size_t stack_workspace_floats(const StackConfig& c, int T, int B) { return StackLayout(c, T, B).total; }
+
+template <typename Real>
+void stack_forward(Real* y, Real* hN, Real* cN, Real* ws, const Real* params, const Real* x, const Real* h0,
+                   const Real* c0, const int* lengths, bool training, uint64_t dropout_seed, const StackConfig& c,
+                   int T, int B) {
+  const StackLayout S(c, T, B);
+  const int L = c.num_layers, D = c.num_directions, H = c.hidden_size;
+  const size_t BH = size_t(B) * H;
+  const bool lstm = c.cell == Cell::Lstm;
+  std::memcpy(ws + S.input0, x, size_t(T) * B * c.input_size * sizeof(Real));
+
+  const Real* layer_in = ws + S.input0;
+  for (int l = 0; l < L; ++l) {
+    if (l > 0 && uses_dropout(c, training)) {
+      Real* mask = ws + S.mask_into(l);
+      Real* dropped = ws + S.dropped_into(l);
+      make_dropout_mask(mask, S.layer_floats, c.dropout, dropout_seed, uint64_t(l));
+      for (size_t i = 0; i < S.layer_floats; ++i) dropped[i] = layer_in[i] * mask[i];
+      layer_in = dropped;
+    }
+    Real* layer_out = l == L - 1 ? y : ws + S.output_of(l);
+    for (int d = 0; d < D; ++d) {
+      const ParamOffsets p = param_offsets(c, l, d);
+      const size_t state = size_t(l * D + d) * BH;
+      const DirectionShape shape{c.cell, T, B, layer_input_size(c, l), H, d == 1};
+      direction_forward(layer_out + size_t(d) * H, D * H, hN ? hN + state : nullptr,
+                        lstm && cN ? cN + state : nullptr, ws + S.direction(c, l, d), layer_in, params + p.w_ih,
+                        params + p.w_hh, c.bias ? params + p.b_ih : nullptr, c.bias ? params + p.b_hh : nullptr,
+                        h0 ? h0 + state : nullptr, lstm && c0 ? c0 + state : nullptr, lengths, shape);
+    }
+    layer_in = layer_out;
+  }
+}
+
+template <typename Real>
+void stack_backward(Real* dx, Real* dh0, Real* dc0, Real* dparams, Real* ws, const Real* params, const Real* dy,
+                    const Real* dhN, const Real* dcN, const int* lengths, const StackConfig& c, int T, int B) {
+  const StackLayout S(c, T, B);
+  const int L = c.num_layers, D = c.num_directions, H = c.hidden_size;
+  const size_t BH = size_t(B) * H;
+  const bool lstm = c.cell == Cell::Lstm, drop = c.dropout > 0 && L > 1;
+  Real* grad_in = ws + S.grad_a;   // d(layer input), written by layer l
+  Real* grad_out = ws + S.grad_b;  // d(layer output), read by layer l
+  const Real* layer_dy = dy;
+
+  for (int l = L - 1; l >= 0; --l) {
+    const Real* layer_in = l == 0 ? ws + S.input0 : drop ? ws + S.dropped_into(l) : ws + S.output_of(l - 1);
+    Real* layer_dx = l == 0 ? dx : grad_in;
+    for (int d = 0; d < D; ++d) {
+      const ParamOffsets p = param_offsets(c, l, d);
+      const size_t state = size_t(l * D + d) * BH;
+      const DirectionShape shape{c.cell, T, B, layer_input_size(c, l), H, d == 1};
+      direction_backward(layer_dx, d > 0, dh0 ? dh0 + state : nullptr, lstm && dc0 ? dc0 + state : nullptr,
+                         dparams + p.w_ih, dparams + p.w_hh, c.bias ? dparams + p.b_ih : nullptr,
+                         c.bias ? dparams + p.b_hh : nullptr, ws + S.direction(c, l, d), layer_in,
+                         params + p.w_ih, params + p.w_hh, layer_dy ? layer_dy + size_t(d) * H : nullptr, D * H,
+                         dhN ? dhN + state : nullptr, lstm && dcN ? dcN + state : nullptr, lengths, shape);
+    }
+    if (l == 0) break;
+    if (drop) {
+      const Real* mask = ws + S.mask_into(l);
+      for (size_t i = 0; i < S.layer_floats; ++i) grad_in[i] *= mask[i];
+    }
+    std::swap(grad_in, grad_out);
+    layer_dy = grad_out;
+  }
+}
+
+template void stack_forward<float>(float*, float*, float*, float*, const float*, const float*, const float*,
+                                   const float*, const int*, bool, uint64_t, const StackConfig&, int, int);
+template void stack_forward<double>(double*, double*, double*, double*, const double*, const double*, const double*,
+                                    const double*, const int*, bool, uint64_t, const StackConfig&, int, int);
+template void stack_backward<float>(float*, float*, float*, float*, float*, const float*, const float*, const float*,
+                                    const float*, const int*, const StackConfig&, int, int);
+template void stack_backward<double>(double*, double*, double*, double*, double*, const double*, const double*,
+                                     const double*, const double*, const int*, const StackConfig&, int, int);
+
+}  // namespace rnnkit
