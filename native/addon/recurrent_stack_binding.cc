@@ -1,0 +1,195 @@
+// Binding of rnnkit::stack_forward / stack_backward: validate, borrow, call.
+#include "recurrent_stack_binding.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "checks.h"
+#include "kernel_worker.h"
+
+namespace rnnkit_addon {
+namespace {
+
+constexpr double kIntMax = 2147483647.0;
+
+rnnkit::Cell RequireCell(const Napi::Value& v) {
+  const int code = RequirePositiveInt(v, "cell", 4) - 1;  // 1-based on the JS side, see lib/native.ts
+  return static_cast<rnnkit::Cell>(code);
+}
+
+// Sizes as doubles so products cannot overflow before they are checked.
+void RequireIndexable(Napi::Env env, const char* what, double elements) {
+  if (elements > kIntMax)
+    ThrowValue(env, std::string(what) + ": " + std::to_string(elements) +
+                        " elements exceed the 2^31-1 a single BLAS call can index");
+}
+
+}  // namespace
+
+Napi::Function RecurrentStackBinding::Define(Napi::Env env) {
+  return DefineClass(env, "RecurrentStack",
+                     {
+                         InstanceMethod("paramCount", &RecurrentStackBinding::ParamCount),
+                         InstanceMethod("workspaceBytes", &RecurrentStackBinding::WorkspaceBytes),
+                         InstanceMethod("forward", &RecurrentStackBinding::Forward),
+                         InstanceMethod("forwardAsync", &RecurrentStackBinding::ForwardAsync),
+                         InstanceMethod("backward", &RecurrentStackBinding::Backward),
+                         InstanceMethod("backwardAsync", &RecurrentStackBinding::BackwardAsync),
+                         InstanceMethod("dispose", &RecurrentStackBinding::Dispose),
+                     });
+}
+
+// new RecurrentStack({ cell, numLayers, numDirections, inputSize, hiddenSize, bias, dropout, workspaceLimitBytes })
+RecurrentStackBinding::RecurrentStackBinding(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<RecurrentStackBinding>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) ThrowType(env, "config: expected an object, got " + Describe(info[0]));
+  Napi::Object c = info[0].As<Napi::Object>();
+  config_.cell = RequireCell(c.Get("cell"));
+  config_.num_layers = RequirePositiveInt(c.Get("numLayers"), "numLayers", 1024);
+  config_.num_directions = RequirePositiveInt(c.Get("numDirections"), "numDirections", 2);
+  config_.input_size = RequirePositiveInt(c.Get("inputSize"), "inputSize");
+  config_.hidden_size = RequirePositiveInt(c.Get("hiddenSize"), "hiddenSize");
+  Napi::Value bias = c.Get("bias"), dropout = c.Get("dropout"), limit = c.Get("workspaceLimitBytes");
+  if (!bias.IsBoolean()) ThrowType(env, "bias: expected a boolean, got " + Describe(bias));
+  config_.bias = bias.As<Napi::Boolean>().Value();
+  const double p = dropout.IsNumber() ? dropout.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(p >= 0 && p < 1)) ThrowValue(env, "dropout: expected a number in [0, 1), got " + Describe(dropout));
+  config_.dropout = p;
+  const double cap = limit.IsNumber() ? limit.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(cap > 0)) ThrowValue(env, "workspaceLimitBytes: expected a positive number, got " + Describe(limit));
+  workspace_limit_bytes_ = cap;
+  const double GH = double(rnnkit::gate_count(config_.cell)) * config_.hidden_size;
+  RequireIndexable(env, "weights", GH * std::max(config_.input_size, config_.num_directions * config_.hidden_size));
+  param_count_ = rnnkit::stack_param_count(config_);
+}
+
+void RecurrentStackBinding::RequireIdle(Napi::Env env) const {
+  if (disposed_) ThrowTyped(env, false, "ERR_RNNKIT_DISPOSED", "RecurrentStack: used after dispose()");
+  if (busy_)
+    ThrowTyped(env, false, "ERR_RNNKIT_BUSY",
+               "RecurrentStack: an async forward/backward is still running on this layer; await it first");
+}
+
+Napi::Value RecurrentStackBinding::ParamCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(param_count_));
+}
+
+// workspaceBytes(T, B): bytes a training forward at this shape needs.
+Napi::Value RecurrentStackBinding::WorkspaceBytes(const Napi::CallbackInfo& info) {
+  const int T = RequirePositiveInt(info[0], "T"), B = RequirePositiveInt(info[1], "B");
+  return Napi::Number::New(info.Env(), double(rnnkit::stack_workspace_floats(config_, T, B)) * sizeof(float));
+}
+
+// forward(params, x, T, B, h0, c0, lengths, training, dropoutSeed, y, hN, cN)
+std::function<void()> RecurrentStackBinding::PrepareForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireIdle(env);
+  const rnnkit::StackConfig c = config_;
+  const int T = RequirePositiveInt(info[2], "T"), B = RequirePositiveInt(info[3], "B");
+  const double DH = double(c.num_directions) * c.hidden_size;
+  RequireIndexable(env, "x", double(T) * B * c.input_size);
+  RequireIndexable(env, "output", double(T) * B * DH * rnnkit::gate_count(c.cell));
+  const size_t state = size_t(c.num_layers) * c.num_directions * B * c.hidden_size;
+  const bool lstm = c.cell == rnnkit::Cell::Lstm;
+
+  const float* params = RequireFloat32(info[0], "params", param_count_);
+  const float* x = RequireFloat32(info[1], "x", size_t(T) * B * c.input_size);
+  const float* h0 = RequireFloat32(info[4], "h0", state, true);
+  const float* c0 = lstm ? RequireFloat32(info[5], "c0", state, true) : nullptr;
+  const int32_t* lengths = RequireLengths(info[6], "lengths", size_t(B), 1, T);
+  if (!info[7].IsBoolean()) ThrowType(env, "training: expected a boolean, got " + Describe(info[7]));
+  const bool training = info[7].As<Napi::Boolean>().Value();
+  const double seed = info[8].IsNumber() ? info[8].As<Napi::Number>().DoubleValue() : NAN;
+  if (!(seed >= 0 && seed <= 9007199254740991.0 && std::floor(seed) == seed))
+    ThrowValue(env, "dropoutSeed: expected a non-negative safe integer, got " + Describe(info[8]));
+  float* y = RequireFloat32(info[9], "output", size_t(T) * B * size_t(DH));
+  float* hN = RequireFloat32(info[10], "hN", state);
+  float* cN = lstm ? RequireFloat32(info[11], "cN", state) : nullptr;
+
+  const size_t floats = rnnkit::stack_workspace_floats(c, T, B);
+  if (double(floats) * sizeof(float) > workspace_limit_bytes_)
+    ThrowValue(env, "workspace: T=" + std::to_string(T) + ", B=" + std::to_string(B) + " needs " +
+                        std::to_string(double(floats) * sizeof(float) / 1048576.0) + " MiB, above the limit of " +
+                        std::to_string(workspace_limit_bytes_ / 1048576.0) +
+                        " MiB (raise workspaceLimitBytes to allow it)");
+  // All checks passed: from here on state may change.
+  if (workspace_.size() < floats) {
+    std::vector<float>().swap(workspace_);
+    workspace_.resize(floats);  // std::bad_alloc becomes a JS error at the boundary
+  }
+  if (lengths) record_lengths_.assign(lengths, lengths + B);
+  else record_lengths_.clear();
+  has_record_ = training;
+  record_T_ = T;
+  record_B_ = B;
+  record_has_lengths_ = lengths != nullptr;
+  float* ws = workspace_.data();
+  const int* lens = record_has_lengths_ ? record_lengths_.data() : nullptr;
+  const uint64_t dropout_seed = uint64_t(seed);
+  return [=]() { rnnkit::stack_forward(y, hN, cN, ws, params, x, h0, c0, lens, training, dropout_seed, c, T, B); };
+}
+
+// backward(params, dparams, dy, dhN, dcN, dx, dh0, dc0)
+std::function<void()> RecurrentStackBinding::PrepareBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireIdle(env);
+  if (!has_record_)
+    ThrowTyped(env, false, "ERR_RNNKIT_STATE", "backward: call forward(x, { training: true }) first");
+  const rnnkit::StackConfig c = config_;
+  const int T = record_T_, B = record_B_;
+  const size_t state = size_t(c.num_layers) * c.num_directions * B * c.hidden_size;
+  const bool lstm = c.cell == rnnkit::Cell::Lstm;
+  const float* params = RequireFloat32(info[0], "params", param_count_);
+  float* dparams = RequireFloat32(info[1], "grads", param_count_);
+  const float* dy = RequireFloat32(info[2], "dOutput", size_t(T) * B * c.num_directions * c.hidden_size, true);
+  const float* dhN = RequireFloat32(info[3], "dhN", state, true);
+  const float* dcN = lstm ? RequireFloat32(info[4], "dcN", state, true) : nullptr;
+  float* dx = RequireFloat32(info[5], "dx", size_t(T) * B * c.input_size);
+  float* dh0 = RequireFloat32(info[6], "dh0", state);
+  float* dc0 = lstm ? RequireFloat32(info[7], "dc0", state) : nullptr;
+  float* ws = workspace_.data();
+  const int* lens = record_has_lengths_ ? record_lengths_.data() : nullptr;
+  return [=]() { rnnkit::stack_backward(dx, dh0, dc0, dparams, ws, params, dy, dhN, dcN, lens, c, T, B); };
+}
+
+Napi::Value RecurrentStackBinding::RunAsync(const Napi::CallbackInfo& info, std::function<void()> kernel) {
+  std::vector<Napi::Value> keep_alive{Value()};
+  for (size_t i = 0; i < info.Length(); ++i) keep_alive.push_back(info[i]);
+  busy_ = true;
+  auto* worker = new KernelWorker(info.Env(), std::move(kernel), keep_alive, [this]() { busy_ = false; });
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value RecurrentStackBinding::Forward(const Napi::CallbackInfo& info) {
+  PrepareForward(info)();
+  return info.Env().Undefined();
+}
+
+Napi::Value RecurrentStackBinding::ForwardAsync(const Napi::CallbackInfo& info) {
+  return RunAsync(info, PrepareForward(info));
+}
+
+Napi::Value RecurrentStackBinding::Backward(const Napi::CallbackInfo& info) {
+  PrepareBackward(info)();
+  return info.Env().Undefined();
+}
+
+Napi::Value RecurrentStackBinding::BackwardAsync(const Napi::CallbackInfo& info) {
+  return RunAsync(info, PrepareBackward(info));
+}
+
+// Frees the workspace now instead of at garbage collection.
+Napi::Value RecurrentStackBinding::Dispose(const Napi::CallbackInfo& info) {
+  RequireIdle(info.Env());
+  std::vector<float>().swap(workspace_);
+  std::vector<int>().swap(record_lengths_);
+  has_record_ = false;
+  disposed_ = true;
+  return info.Env().Undefined();
+}
+
+}  // namespace rnnkit_addon
