@@ -114,19 +114,24 @@ std::function<void()> RecurrentStackBinding::PrepareForward(const Napi::Callback
                         std::to_string(double(floats) * sizeof(float) / 1048576.0) + " MiB, above the limit of " +
                         std::to_string(workspace_limit_bytes_ / 1048576.0) +
                         " MiB (raise workspaceLimitBytes to allow it)");
-  // All checks passed: from here on state may change.
-  if (workspace_.size() < floats) {
-    std::vector<float>().swap(workspace_);
-    workspace_.resize(floats);  // std::bad_alloc becomes a JS error at the boundary
+  // All checks passed: from here on state may change. Inference has its own
+  // workspace so it can run between a training forward and its backward.
+  std::vector<float>& workspace = training ? workspace_ : inference_workspace_;
+  if (training) has_record_ = false;  // stays false if the allocation below fails
+  if (workspace.size() < floats) {
+    std::vector<float>().swap(workspace);
+    workspace.resize(floats);  // std::bad_alloc becomes a JS error at the boundary
   }
-  if (lengths) record_lengths_.assign(lengths, lengths + B);
-  else record_lengths_.clear();
-  has_record_ = training;
-  record_T_ = T;
-  record_B_ = B;
-  record_has_lengths_ = lengths != nullptr;
-  float* ws = workspace_.data();
-  const int* lens = record_has_lengths_ ? record_lengths_.data() : nullptr;
+  std::vector<int>& lens_copy = training ? record_lengths_ : inference_lengths_;
+  if (lengths) lens_copy.assign(lengths, lengths + B);
+  if (training) {
+    has_record_ = true;
+    record_T_ = T;
+    record_B_ = B;
+    record_has_lengths_ = lengths != nullptr;
+  }
+  float* ws = workspace.data();
+  const int* lens = lengths ? lens_copy.data() : nullptr;
   const uint64_t dropout_seed = uint64_t(seed);
   return [=]() { rnnkit::stack_forward(y, hN, cN, ws, params, x, h0, c0, lens, training, dropout_seed, c, T, B); };
 }
@@ -186,6 +191,7 @@ Napi::Value RecurrentStackBinding::BackwardAsync(const Napi::CallbackInfo& info)
 Napi::Value RecurrentStackBinding::Dispose(const Napi::CallbackInfo& info) {
   RequireIdle(info.Env());
   std::vector<float>().swap(workspace_);
+  std::vector<float>().swap(inference_workspace_);
   std::vector<int>().swap(record_lengths_);
   has_record_ = false;
   disposed_ = true;

@@ -35,7 +35,9 @@ class RecurrentStackBinding : public Napi::ObjectWrap<RecurrentStackBinding> {
   rnnkit::StackConfig config_{};
   size_t param_count_ = 0;
   double workspace_limit_bytes_ = 0;
-  std::vector<float> workspace_;
+  std::vector<float> workspace_;            // training forward -> backward
+  std::vector<float> inference_workspace_;  // forward with training=false
+  std::vector<int> inference_lengths_;
   bool busy_ = false;
   bool disposed_ = false;
   // What the last training forward recorded for backward.

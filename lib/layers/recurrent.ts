@@ -1,0 +1,321 @@
+// The recurrent layer shared by RNN, GRU and LSTM: PyTorch's nn.RNN/GRU/LSTM
+// semantics (time-major [T,B,I], packed-sequence lengths, PyTorch parameter
+// names) over one native call per pass. Parameters and gradients each live
+// in one flat Float32Array, so optimizers, clipping and saving are one pass.
+
+import { checkBoolean, checkFiniteArray, checkLengths, checkObject, checkPositiveInteger, checkTensor, describe, formatShape } from '../check';
+import { RnnkitError, shapeError, typeError, valueError } from '../errors';
+import { native, NativeCell, type NativeRecurrentStack } from '../native';
+import { Random } from '../random';
+import type { Tensor } from '../tensor';
+
+export interface RecurrentOptions {
+  inputSize: number;
+  hiddenSize: number;
+  /** Stacked layers (default 1). */
+  numLayers?: number;
+  /** Run a second direction over the reversed sequence and concatenate (default false). */
+  bidirectional?: boolean;
+  /** Dropout probability on the inputs of layers 2..numLayers, in training only (default 0). */
+  dropout?: number;
+  /** Use b_ih and b_hh (default true). */
+  bias?: boolean;
+  /** Seed of initialisation and dropout (default 0). */
+  seed?: number;
+  /** Refuse shapes whose native workspace would exceed this many bytes (default 4 GiB). */
+  workspaceLimitBytes?: number;
+}
+
+export interface ForwardOptions {
+  /** Initial hidden state [numLayers*D, B, H] (default zeros). */
+  h0?: Tensor;
+  /** Initial cell state [numLayers*D, B, H], LSTM only (default zeros). */
+  c0?: Tensor;
+  /** Valid steps of each sequence, in [1, T]; steps past them are padding. */
+  lengths?: Int32Array;
+  /** Keep what backward needs and apply dropout (default false). */
+  training?: boolean;
+}
+
+export interface RecurrentOutput {
+  /** [T, B, D*H]; zeros at padded steps. */
+  output: Tensor;
+  /** [numLayers*D, B, H]: each sequence's state after its last valid step. */
+  hN: Tensor;
+  /** [numLayers*D, B, H], LSTM only. */
+  cN?: Tensor;
+}
+
+export interface OutputGradients {
+  dOutput?: Tensor;
+  dhN?: Tensor;
+  dcN?: Tensor;
+}
+
+export interface InputGradients {
+  dx: Tensor;
+  dh0: Tensor;
+  /** LSTM only. */
+  dc0?: Tensor;
+}
+
+interface ParamSlot {
+  offset: number;
+  shape: number[];
+}
+
+const DEFAULT_WORKSPACE_LIMIT = 4 * 1024 ** 3;
+
+export abstract class Recurrent {
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bidirectional: boolean;
+  readonly dropout: number;
+  readonly bias: boolean;
+  /** All parameters, in PyTorch's order (see stateDict names). */
+  readonly parameters: Float32Array;
+  /** Gradients, laid out like `parameters`; backward accumulates into it. */
+  readonly gradients: Float32Array;
+
+  private readonly stack: NativeRecurrentStack;
+  private readonly slots: Map<string, ParamSlot>;
+  private readonly random: Random;
+  private readonly usesCellState: boolean;
+  private recorded: { steps: number; batch: number } | null = null;
+  private pending = 0;
+  private disposed = false;
+
+  protected constructor(cell: NativeCell, options: RecurrentOptions, className: string) {
+    const o = checkObject(`${className} options`, options);
+    this.inputSize = checkPositiveInteger('inputSize', o.inputSize);
+    this.hiddenSize = checkPositiveInteger('hiddenSize', o.hiddenSize);
+    this.numLayers = o.numLayers === undefined ? 1 : checkPositiveInteger('numLayers', o.numLayers, 1024);
+    this.bidirectional = o.bidirectional === undefined ? false : checkBoolean('bidirectional', o.bidirectional);
+    this.bias = o.bias === undefined ? true : checkBoolean('bias', o.bias);
+    const dropout = o.dropout ?? 0;
+    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
+      throw valueError(`dropout: expected a number in [0, 1), got ${describe(dropout)}`);
+    }
+    this.dropout = dropout;
+    const seed = o.seed ?? 0;
+    if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw typeError(`seed: expected an integer, got ${describe(seed)}`);
+    const limit = o.workspaceLimitBytes ?? DEFAULT_WORKSPACE_LIMIT;
+    if (typeof limit !== 'number' || !(limit > 0)) {
+      throw valueError(`workspaceLimitBytes: expected a positive number, got ${describe(limit)}`);
+    }
+    this.usesCellState = cell === NativeCell.Lstm;
+    this.stack = new native.RecurrentStack({
+      cell, numLayers: this.numLayers, numDirections: this.numDirections, inputSize: this.inputSize,
+      hiddenSize: this.hiddenSize, bias: this.bias, dropout: this.dropout, workspaceLimitBytes: limit,
+    });
+    this.slots = this.layoutParameters(cell === NativeCell.Gru ? 3 : cell === NativeCell.Lstm ? 4 : 1);
+    const count = this.stack.paramCount();
+    this.parameters = new Float32Array(count);
+    this.gradients = new Float32Array(count);
+    this.random = new Random(seed);
+    this.resetParameters();
+  }
+
+  get numDirections(): number {
+    return this.bidirectional ? 2 : 1;
+  }
+
+  get numParameters(): number {
+    return this.parameters.length;
+  }
+
+  /** PyTorch's default: every weight and bias from U(-1/sqrt(H), 1/sqrt(H)). */
+  resetParameters(): void {
+    this.assertIdle();
+    const k = 1 / Math.sqrt(this.hiddenSize);
+    for (let i = 0; i < this.parameters.length; i++) this.parameters[i] = this.random.uniform(-k, k);
+  }
+
+  /** Copies of the parameters under PyTorch's names (weight_ih_l0, ..., bias_hh_l1_reverse). */
+  stateDict(): Record<string, Tensor> {
+    return this.namedCopies(this.parameters);
+  }
+
+  /** Copies of the accumulated gradients, named like stateDict. */
+  grads(): Record<string, Tensor> {
+    return this.namedCopies(this.gradients);
+  }
+
+  /** Loads every parameter; all keys and shapes are checked before anything changes. */
+  loadStateDict(dict: Record<string, Tensor>, options: { strict?: boolean } = {}): void {
+    this.assertIdle();
+    const d = checkObject('stateDict', dict);
+    const strict = options.strict ?? true;
+    for (const [name, slot] of this.slots) {
+      if (!(name in d)) throw shapeError(`stateDict: missing key '${name}' (expected shape ${formatShape(slot.shape)})`);
+      const t = checkTensor(`stateDict['${name}']`, d[name], slot.shape);
+      checkFiniteArray(`stateDict['${name}']`, t.data);
+    }
+    if (strict) {
+      const unexpected = Object.keys(d).filter((k) => !this.slots.has(k));
+      if (unexpected.length > 0) {
+        throw shapeError(`stateDict: unexpected keys ${unexpected.map((k) => `'${k}'`).join(', ')} ` +
+          `(expected ${[...this.slots.keys()].join(', ')})`);
+      }
+    }
+    for (const [name, slot] of this.slots) this.parameters.set((d[name] as Tensor).data, slot.offset);
+    this.recorded = null;  // a pending backward would mix old activations with new weights
+  }
+
+  zeroGrad(): void {
+    this.assertIdle();
+    this.gradients.fill(0);
+  }
+
+  forward(x: Tensor, options: ForwardOptions = {}): RecurrentOutput {
+    const call = this.prepareForward(x, options);
+    this.stack.forward(...call.args);
+    this.recorded = call.record;
+    return call.result;
+  }
+
+  /** Same as forward, computed on a native worker thread; the event loop stays free. */
+  async forwardAsync(x: Tensor, options: ForwardOptions = {}): Promise<RecurrentOutput> {
+    const call = this.prepareForward(x, options);
+    await this.track(this.stack.forwardAsync(...call.args));
+    this.recorded = call.record;
+    return call.result;
+  }
+
+  /**
+   * BPTT through the last training forward. Accumulates parameter gradients
+   * into `gradients`; returns the gradients of x, h0 (and c0).
+   */
+  backward(grads: OutputGradients = {}): InputGradients {
+    const call = this.prepareBackward(grads);
+    this.stack.backward(...call.args);
+    return call.result;
+  }
+
+  async backwardAsync(grads: OutputGradients = {}): Promise<InputGradients> {
+    const call = this.prepareBackward(grads);
+    await this.track(this.stack.backwardAsync(...call.args));
+    return call.result;
+  }
+
+  /** Frees native memory now; later calls throw. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.assertIdle();
+    this.stack.dispose();
+    this.disposed = true;
+  }
+
+  private prepareForward(x: Tensor, options: ForwardOptions) {
+    this.assertIdle();
+    const o = checkObject('options', options);
+    const I = this.inputSize, H = this.hiddenSize, S = this.numLayers * this.numDirections;
+    const input = checkTensor('x', x, [-1, -1, I], `[T, B, inputSize=${I}]`);
+    const [T, B] = input.shape;
+    if (T < 1 || B < 1) throw shapeError(`x: expected T >= 1 and B >= 1, got shape ${formatShape(input.shape)}`);
+    const stateNote = `[numLayers*numDirections=${S}, B=${B}, hiddenSize=${H}]`;
+    const h0 = o.h0 === undefined ? null : checkTensor('h0', o.h0, [S, B, H], stateNote).data;
+    let c0: Float32Array | null = null;
+    if (o.c0 !== undefined) {
+      if (!this.usesCellState) throw typeError('c0: only LSTM has a cell state');
+      c0 = checkTensor('c0', o.c0, [S, B, H], stateNote).data;
+    }
+    const lengths = o.lengths === undefined ? null : checkLengths('lengths', o.lengths, B, T);
+    const training = o.training === undefined ? false : checkBoolean('training', o.training);
+    const dropoutSeed = training ? this.random.nextSafeInteger() : 0;
+    const output = new Float32Array(T * B * this.numDirections * H);
+    const hN = new Float32Array(S * B * H);
+    const cN = this.usesCellState ? new Float32Array(S * B * H) : null;
+    const result: RecurrentOutput = {
+      output: { data: output, shape: [T, B, this.numDirections * H] },
+      hN: { data: hN, shape: [S, B, H] },
+    };
+    if (cN) result.cN = { data: cN, shape: [S, B, H] };
+    const args = [this.parameters, input.data, T, B, h0, c0, lengths, training, dropoutSeed, output, hN, cN] as const;
+    return { args, result, record: training ? { steps: T, batch: B } : this.recorded };
+  }
+
+  private prepareBackward(grads: OutputGradients) {
+    this.assertIdle();
+    const g = checkObject('grads', grads);
+    if (!this.recorded) {
+      throw new RnnkitError('backward: no training forward to differentiate; call forward(x, { training: true }) first',
+        'ERR_RNNKIT_STATE');
+    }
+    const { steps: T, batch: B } = this.recorded;
+    const H = this.hiddenSize, S = this.numLayers * this.numDirections;
+    const stateNote = `[numLayers*numDirections=${S}, B=${B}, hiddenSize=${H}]`;
+    const dOutput = g.dOutput === undefined ? null
+      : checkTensor('dOutput', g.dOutput, [T, B, this.numDirections * H], 'the shape of the last output').data;
+    const dhN = g.dhN === undefined ? null : checkTensor('dhN', g.dhN, [S, B, H], stateNote).data;
+    let dcN: Float32Array | null = null;
+    if (g.dcN !== undefined) {
+      if (!this.usesCellState) throw typeError('dcN: only LSTM has a cell state');
+      dcN = checkTensor('dcN', g.dcN, [S, B, H], stateNote).data;
+    }
+    const dx = new Float32Array(T * B * this.inputSize);
+    const dh0 = new Float32Array(S * B * H);
+    const dc0 = this.usesCellState ? new Float32Array(S * B * H) : null;
+    const result: InputGradients = {
+      dx: { data: dx, shape: [T, B, this.inputSize] },
+      dh0: { data: dh0, shape: [S, B, H] },
+    };
+    if (dc0) result.dc0 = { data: dc0, shape: [S, B, H] };
+    const args = [this.parameters, this.gradients, dOutput, dhN, dcN, dx, dh0, dc0] as const;
+    return { args, result };
+  }
+
+  private async track(work: Promise<void>): Promise<void> {
+    this.pending++;
+    try {
+      await work;
+    } finally {
+      this.pending--;
+    }
+  }
+
+  private assertIdle(): void {
+    if (this.disposed) throw new RnnkitError('this layer was disposed; create a new one', 'ERR_RNNKIT_DISPOSED');
+    if (this.pending > 0) {
+      throw new RnnkitError('an async forward/backward is still running on this layer; await it first',
+        'ERR_RNNKIT_BUSY');
+    }
+  }
+
+  private layoutParameters(gates: number): Map<string, ParamSlot> {
+    const slots = new Map<string, ParamSlot>();
+    const GH = gates * this.hiddenSize, H = this.hiddenSize;
+    let offset = 0;
+    const add = (name: string, shape: number[]) => {
+      slots.set(name, { offset, shape });
+      offset += shape.reduce((a, b) => a * b, 1);
+    };
+    for (let l = 0; l < this.numLayers; l++) {
+      const inputs = l === 0 ? this.inputSize : this.numDirections * H;
+      for (let d = 0; d < this.numDirections; d++) {
+        const suffix = `l${l}${d === 1 ? '_reverse' : ''}`;
+        add(`weight_ih_${suffix}`, [GH, inputs]);
+        add(`weight_hh_${suffix}`, [GH, H]);
+        if (this.bias) {
+          add(`bias_ih_${suffix}`, [GH]);
+          add(`bias_hh_${suffix}`, [GH]);
+        }
+      }
+    }
+    if (offset !== this.stack.paramCount()) {
+      throw new RnnkitError(`internal: parameter layout ${offset} != native ${this.stack.paramCount()}`, 'ERR_RNNKIT_INTERNAL');
+    }
+    return slots;
+  }
+
+  private namedCopies(flat: Float32Array): Record<string, Tensor> {
+    this.assertIdle();
+    const out: Record<string, Tensor> = {};
+    for (const [name, slot] of this.slots) {
+      const size = slot.shape.reduce((a, b) => a * b, 1);
+      out[name] = { data: flat.slice(slot.offset, slot.offset + size), shape: [...slot.shape] };
+    }
+    return out;
+  }
+}
