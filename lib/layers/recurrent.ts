@@ -3,11 +3,12 @@
 // names) over one native call per pass. Parameters and gradients each live
 // in one flat Float32Array, so optimizers, clipping and saving are one pass.
 
-import { checkBoolean, checkFiniteArray, checkLengths, checkObject, checkPositiveInteger, checkTensor, describe, formatShape } from '../check';
+import { checkBoolean, checkLengths, checkObject, checkPositiveInteger, checkTensor, describe, formatShape } from '../check';
 import { RnnkitError, shapeError, typeError, valueError } from '../errors';
 import { native, NativeCell, type NativeRecurrentStack } from '../native';
 import { Random } from '../random';
 import type { Tensor } from '../tensor';
+import { ParameterModule } from './module';
 
 export interface RecurrentOptions {
   inputSize: number;
@@ -59,27 +60,17 @@ export interface InputGradients {
   dc0?: Tensor;
 }
 
-interface ParamSlot {
-  offset: number;
-  shape: number[];
-}
-
 const DEFAULT_WORKSPACE_LIMIT = 4 * 1024 ** 3;
 
-export abstract class Recurrent {
+export abstract class Recurrent extends ParameterModule {
   readonly inputSize: number;
   readonly hiddenSize: number;
   readonly numLayers: number;
   readonly bidirectional: boolean;
   readonly dropout: number;
   readonly bias: boolean;
-  /** All parameters, in PyTorch's order (see stateDict names). */
-  readonly parameters: Float32Array;
-  /** Gradients, laid out like `parameters`; backward accumulates into it. */
-  readonly gradients: Float32Array;
 
   private readonly stack: NativeRecurrentStack;
-  private readonly slots: Map<string, ParamSlot>;
   private readonly random: Random;
   private readonly usesCellState: boolean;
   private recorded: { steps: number; batch: number } | null = null;
@@ -87,42 +78,29 @@ export abstract class Recurrent {
   private disposed = false;
 
   protected constructor(cell: NativeCell, options: RecurrentOptions, className: string) {
-    const o = checkObject(`${className} options`, options);
-    this.inputSize = checkPositiveInteger('inputSize', o.inputSize);
-    this.hiddenSize = checkPositiveInteger('hiddenSize', o.hiddenSize);
-    this.numLayers = o.numLayers === undefined ? 1 : checkPositiveInteger('numLayers', o.numLayers, 1024);
-    this.bidirectional = o.bidirectional === undefined ? false : checkBoolean('bidirectional', o.bidirectional);
-    this.bias = o.bias === undefined ? true : checkBoolean('bias', o.bias);
-    const dropout = o.dropout ?? 0;
-    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
-      throw valueError(`dropout: expected a number in [0, 1), got ${describe(dropout)}`);
-    }
-    this.dropout = dropout;
-    const seed = o.seed ?? 0;
-    if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw typeError(`seed: expected an integer, got ${describe(seed)}`);
-    const limit = o.workspaceLimitBytes ?? DEFAULT_WORKSPACE_LIMIT;
-    if (typeof limit !== 'number' || !(limit > 0)) {
-      throw valueError(`workspaceLimitBytes: expected a positive number, got ${describe(limit)}`);
-    }
+    const c = resolveOptions(options, className);
+    super(recurrentParameterSpecs(cell, c));
+    this.inputSize = c.inputSize;
+    this.hiddenSize = c.hiddenSize;
+    this.numLayers = c.numLayers;
+    this.bidirectional = c.bidirectional;
+    this.bias = c.bias;
+    this.dropout = c.dropout;
     this.usesCellState = cell === NativeCell.Lstm;
     this.stack = new native.RecurrentStack({
-      cell, numLayers: this.numLayers, numDirections: this.numDirections, inputSize: this.inputSize,
-      hiddenSize: this.hiddenSize, bias: this.bias, dropout: this.dropout, workspaceLimitBytes: limit,
+      cell, numLayers: c.numLayers, numDirections: this.numDirections, inputSize: c.inputSize,
+      hiddenSize: c.hiddenSize, bias: c.bias, dropout: c.dropout, workspaceLimitBytes: c.workspaceLimitBytes,
     });
-    this.slots = this.layoutParameters(cell === NativeCell.Gru ? 3 : cell === NativeCell.Lstm ? 4 : 1);
-    const count = this.stack.paramCount();
-    this.parameters = new Float32Array(count);
-    this.gradients = new Float32Array(count);
-    this.random = new Random(seed);
+    if (this.stack.paramCount() !== this.numParameters) {
+      throw new RnnkitError(`internal: parameter layout ${this.numParameters} != native ${this.stack.paramCount()}`,
+        'ERR_RNNKIT_INTERNAL');
+    }
+    this.random = new Random(c.seed);
     this.resetParameters();
   }
 
   get numDirections(): number {
     return this.bidirectional ? 2 : 1;
-  }
-
-  get numParameters(): number {
-    return this.parameters.length;
   }
 
   /** PyTorch's default: every weight and bias from U(-1/sqrt(H), 1/sqrt(H)). */
@@ -132,40 +110,8 @@ export abstract class Recurrent {
     for (let i = 0; i < this.parameters.length; i++) this.parameters[i] = this.random.uniform(-k, k);
   }
 
-  /** Copies of the parameters under PyTorch's names (weight_ih_l0, ..., bias_hh_l1_reverse). */
-  stateDict(): Record<string, Tensor> {
-    return this.namedCopies(this.parameters);
-  }
-
-  /** Copies of the accumulated gradients, named like stateDict. */
-  grads(): Record<string, Tensor> {
-    return this.namedCopies(this.gradients);
-  }
-
-  /** Loads every parameter; all keys and shapes are checked before anything changes. */
-  loadStateDict(dict: Record<string, Tensor>, options: { strict?: boolean } = {}): void {
-    this.assertIdle();
-    const d = checkObject('stateDict', dict);
-    const strict = options.strict ?? true;
-    for (const [name, slot] of this.slots) {
-      if (!(name in d)) throw shapeError(`stateDict: missing key '${name}' (expected shape ${formatShape(slot.shape)})`);
-      const t = checkTensor(`stateDict['${name}']`, d[name], slot.shape);
-      checkFiniteArray(`stateDict['${name}']`, t.data);
-    }
-    if (strict) {
-      const unexpected = Object.keys(d).filter((k) => !this.slots.has(k));
-      if (unexpected.length > 0) {
-        throw shapeError(`stateDict: unexpected keys ${unexpected.map((k) => `'${k}'`).join(', ')} ` +
-          `(expected ${[...this.slots.keys()].join(', ')})`);
-      }
-    }
-    for (const [name, slot] of this.slots) this.parameters.set((d[name] as Tensor).data, slot.offset);
+  protected override onParametersLoaded(): void {
     this.recorded = null;  // a pending backward would mix old activations with new weights
-  }
-
-  zeroGrad(): void {
-    this.assertIdle();
-    this.gradients.fill(0);
   }
 
   forward(x: Tensor, options: ForwardOptions = {}): RecurrentOutput {
@@ -275,47 +221,54 @@ export abstract class Recurrent {
     }
   }
 
-  private assertIdle(): void {
+  protected override assertIdle(): void {
     if (this.disposed) throw new RnnkitError('this layer was disposed; create a new one', 'ERR_RNNKIT_DISPOSED');
     if (this.pending > 0) {
       throw new RnnkitError('an async forward/backward is still running on this layer; await it first',
         'ERR_RNNKIT_BUSY');
     }
   }
+}
 
-  private layoutParameters(gates: number): Map<string, ParamSlot> {
-    const slots = new Map<string, ParamSlot>();
-    const GH = gates * this.hiddenSize, H = this.hiddenSize;
-    let offset = 0;
-    const add = (name: string, shape: number[]) => {
-      slots.set(name, { offset, shape });
-      offset += shape.reduce((a, b) => a * b, 1);
-    };
-    for (let l = 0; l < this.numLayers; l++) {
-      const inputs = l === 0 ? this.inputSize : this.numDirections * H;
-      for (let d = 0; d < this.numDirections; d++) {
-        const suffix = `l${l}${d === 1 ? '_reverse' : ''}`;
-        add(`weight_ih_${suffix}`, [GH, inputs]);
-        add(`weight_hh_${suffix}`, [GH, H]);
-        if (this.bias) {
-          add(`bias_ih_${suffix}`, [GH]);
-          add(`bias_hh_${suffix}`, [GH]);
-        }
-      }
-    }
-    if (offset !== this.stack.paramCount()) {
-      throw new RnnkitError(`internal: parameter layout ${offset} != native ${this.stack.paramCount()}`, 'ERR_RNNKIT_INTERNAL');
-    }
-    return slots;
-  }
+interface ResolvedOptions {
+  inputSize: number; hiddenSize: number; numLayers: number; bidirectional: boolean; bias: boolean;
+  dropout: number; seed: number; workspaceLimitBytes: number;
+}
 
-  private namedCopies(flat: Float32Array): Record<string, Tensor> {
-    this.assertIdle();
-    const out: Record<string, Tensor> = {};
-    for (const [name, slot] of this.slots) {
-      const size = slot.shape.reduce((a, b) => a * b, 1);
-      out[name] = { data: flat.slice(slot.offset, slot.offset + size), shape: [...slot.shape] };
-    }
-    return out;
+function resolveOptions(options: RecurrentOptions, className: string): ResolvedOptions {
+  const o = checkObject(`${className} options`, options);
+  const dropout = o.dropout ?? 0;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
+    throw valueError(`dropout: expected a number in [0, 1), got ${describe(dropout)}`);
   }
+  const seed = o.seed ?? 0;
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw typeError(`seed: expected an integer, got ${describe(seed)}`);
+  const limit = o.workspaceLimitBytes ?? DEFAULT_WORKSPACE_LIMIT;
+  if (typeof limit !== 'number' || !(limit > 0)) {
+    throw valueError(`workspaceLimitBytes: expected a positive number, got ${describe(limit)}`);
+  }
+  return {
+    inputSize: checkPositiveInteger('inputSize', o.inputSize),
+    hiddenSize: checkPositiveInteger('hiddenSize', o.hiddenSize),
+    numLayers: o.numLayers === undefined ? 1 : checkPositiveInteger('numLayers', o.numLayers, 1024),
+    bidirectional: o.bidirectional === undefined ? false : checkBoolean('bidirectional', o.bidirectional),
+    bias: o.bias === undefined ? true : checkBoolean('bias', o.bias),
+    dropout, seed, workspaceLimitBytes: limit,
+  };
+}
+
+/** PyTorch's names and shapes, in its order: per layer, per direction: w_ih, w_hh, b_ih, b_hh. */
+function recurrentParameterSpecs(cell: NativeCell, c: ResolvedOptions): Array<[string, number[]]> {
+  const gates = cell === NativeCell.Gru ? 3 : cell === NativeCell.Lstm ? 4 : 1;
+  const GH = gates * c.hiddenSize, H = c.hiddenSize, D = c.bidirectional ? 2 : 1;
+  const specs: Array<[string, number[]]> = [];
+  for (let l = 0; l < c.numLayers; l++) {
+    const inputs = l === 0 ? c.inputSize : D * H;
+    for (let d = 0; d < D; d++) {
+      const suffix = `l${l}${d === 1 ? '_reverse' : ''}`;
+      specs.push([`weight_ih_${suffix}`, [GH, inputs]], [`weight_hh_${suffix}`, [GH, H]]);
+      if (c.bias) specs.push([`bias_ih_${suffix}`, [GH]], [`bias_hh_${suffix}`, [GH]]);
+    }
+  }
+  return specs;
 }

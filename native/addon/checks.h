@@ -69,6 +69,40 @@ inline float* RequireFloat32(const Napi::Value& v, const char* name, size_t expe
   return a.Data();
 }
 
+// A Float64Array of exactly `expected` elements (e.g. scalar results); nullptr when absent and optional.
+inline double* RequireFloat64(const Napi::Value& v, const char* name, size_t expected, bool optional = false) {
+  if (optional && IsAbsent(v)) return nullptr;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    ThrowType(v.Env(), std::string(name) + ": expected a Float64Array, got " + Describe(v));
+  Napi::Float64Array a = v.As<Napi::Float64Array>();
+  if (a.ElementLength() != expected)
+    ThrowShape(v.Env(), std::string(name) + ": expected " + std::to_string(expected) + " elements, got " +
+                            std::to_string(a.ElementLength()));
+  return a.Data();
+}
+
+// An Int32Array of exactly `expected` elements (ids, targets); values are checked by the caller.
+inline int32_t* RequireInt32(const Napi::Value& v, const char* name, size_t expected, bool optional = false) {
+  if (optional && IsAbsent(v)) return nullptr;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    ThrowType(v.Env(), std::string(name) + ": expected an Int32Array, got " + Describe(v));
+  Napi::Int32Array a = v.As<Napi::Int32Array>();
+  if (a.ElementLength() != expected)
+    ThrowShape(v.Env(), std::string(name) + ": expected " + std::to_string(expected) + " elements, got " +
+                            std::to_string(a.ElementLength()));
+  return a.Data();
+}
+
+// A finite number (hyper-parameters); `lo`/`hi` bound it inclusively.
+inline double RequireNumber(const Napi::Value& v, const char* name, double lo, double hi) {
+  if (!v.IsNumber()) ThrowType(v.Env(), std::string(name) + ": expected a number, got " + Describe(v));
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi))
+    ThrowValue(v.Env(), std::string(name) + ": expected a number in [" + std::to_string(lo) + ", " +
+                            std::to_string(hi) + "], got " + Describe(v));
+  return d;
+}
+
 // An Int32Array of `count` values in [lo, hi]; nullptr when absent.
 inline const int32_t* RequireLengths(const Napi::Value& v, const char* name, size_t count, int lo, int hi) {
   if (IsAbsent(v)) return nullptr;
