@@ -38,7 +38,34 @@ export interface NativeRecurrentStack {
   dispose(): void;
 }
 
+/** Attention score codes (1-based; see native/addon/attention_decoder_binding.cc). */
+export const enum NativeScore {
+  Bahdanau = 1,
+  Dot = 2,
+  General = 3,
+}
+
+export interface NativeDecoderShape {
+  cell: NativeCell;
+  score: NativeScore;
+  M: number; N: number; B: number; X: number; E: number; H: number; A: number;
+  bias: boolean;
+}
+
+type Lengths = Int32Array | null;
+type DecoderForwardArgs = [shape: NativeDecoderShape, params: F32, x: F32, memory: F32, sourceLengths: Lengths,
+  targetLengths: Lengths, h0: OptF32, c0: OptF32, computeKeys: boolean, workspace: F32, output: F32,
+  weights: OptF32, hN: F32, cN: OptF32];
+type DecoderBackwardArgs = [shape: NativeDecoderShape, params: F32, grads: F32, workspace: F32, dOutput: OptF32,
+  dhN: OptF32, dcN: OptF32, x: F32, memory: F32, sourceLengths: Lengths, targetLengths: Lengths, dx: F32,
+  dMemory: F32, dh0: F32, dc0: OptF32];
+
 export interface NativeBinding {
+  attentionDecoderSizes(shape: NativeDecoderShape): { params: number; workspace: number };
+  attentionDecoderForward(...args: DecoderForwardArgs): void;
+  attentionDecoderForwardAsync(...args: DecoderForwardArgs): Promise<void>;
+  attentionDecoderBackward(...args: DecoderBackwardArgs): void;
+  attentionDecoderBackwardAsync(...args: DecoderBackwardArgs): Promise<void>;
   RecurrentStack: new (config: NativeStackConfig) => NativeRecurrentStack;
   setNumThreads(threads: number): void;
   getNumThreads(): number;

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "../kernels/blas.h"
+#include "attention_decoder_binding.h"
 #include "checks.h"
 #include "recurrent_stack_binding.h"
 
@@ -21,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RecurrentStack", RecurrentStackBinding::Define(env));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  RegisterAttentionDecoder(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;
 }

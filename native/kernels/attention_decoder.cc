@@ -78,6 +78,33 @@ int attention_key_size(const AttentionDecoderShape& s) {
 size_t attention_decoder_workspace_floats(const AttentionDecoderShape& s) { return DecoderLayout(s).total; }
 
 template <typename Real>
+AttentionDecoderParams<Real> attention_decoder_params(Real* base, const AttentionDecoderShape& s, bool bias) {
+  const size_t GH = size_t(gate_count(s.cell)) * s.H;
+  AttentionDecoderParams<Real> p{};
+  Real* at = base;
+  p.w_ih = at; at += GH * (size_t(s.X) + s.E);
+  p.w_hh = at; at += GH * s.H;
+  if (bias) { p.b_ih = at; at += GH; p.b_hh = at; at += GH; }
+  if (s.score == Score::Bahdanau) {
+    p.w_query = at; at += size_t(s.A) * s.H;
+    p.w_key = at;   at += size_t(s.A) * s.E;
+    p.b_key = at;   at += s.A;
+    p.v = at;       at += s.A;
+  } else if (s.score == Score::General) {
+    p.w_key = at;   at += size_t(s.H) * s.E;
+  }
+  return p;
+}
+
+size_t attention_decoder_param_count(const AttentionDecoderShape& s, bool bias) {
+  const size_t GH = size_t(gate_count(s.cell)) * s.H;
+  size_t n = GH * (size_t(s.X) + s.E) + GH * s.H + (bias ? 2 * GH : 0);
+  if (s.score == Score::Bahdanau) n += size_t(s.A) * s.H + size_t(s.A) * s.E + 2 * size_t(s.A);
+  if (s.score == Score::General) n += size_t(s.H) * s.E;
+  return n;
+}
+
+template <typename Real>
 void attention_decoder_forward(Real* out, Real* weights, Real* hN, Real* cN, Real* ws,
                                const AttentionDecoderParams<Real>& p, const Real* x, const Real* memory,
                                const int* source_lengths, const int* target_lengths, const Real* h0, const Real* c0,
@@ -246,6 +273,8 @@ void attention_decoder_backward(Real* dx, Real* dmemory, Real* dh0, Real* dc0, c
                                                  const int*, const AttentionDecoderShape&);
 RNNKIT_INSTANTIATE(float)
 RNNKIT_INSTANTIATE(double)
+template AttentionDecoderParams<float> attention_decoder_params<float>(float*, const AttentionDecoderShape&, bool);
+template AttentionDecoderParams<double> attention_decoder_params<double>(double*, const AttentionDecoderShape&, bool);
 #undef RNNKIT_INSTANTIATE
 
 }  // namespace rnnkit

@@ -31,6 +31,12 @@ struct AttentionDecoderParams {
   Real* v;        // Bahdanau [A]
 };
 
+// The flat parameter layout the bindings use: w_ih, w_hh, [b_ih, b_hh], then
+// Bahdanau: w_query, w_key, b_key, v; General: w_key; Dot: nothing.
+size_t attention_decoder_param_count(const AttentionDecoderShape& s, bool bias);
+template <typename Real>
+AttentionDecoderParams<Real> attention_decoder_params(Real* base, const AttentionDecoderShape& s, bool bias);
+
 // Key size K: A (Bahdanau), H (General), E (Dot: keys are the memory itself).
 int attention_key_size(const AttentionDecoderShape& s);
 size_t attention_decoder_workspace_floats(const AttentionDecoderShape& s);

@@ -1,0 +1,295 @@
+// A one-layer recurrent decoder with attention over encoder outputs (one
+// native call for all M steps): c_i = attend(s_{i-1}, memory),
+// s_i = cell([x_i ; c_i], s_{i-1}), output_i = [s_i ; c_i].
+// Scores: 'bahdanau' v.tanh(W_q s + W_k h_j + b_k); 'luong-dot' s.h_j; 'luong-general' s.(W h_j).
+
+import { checkBoolean, checkLengths, checkObject, checkPositiveInteger, checkTensor, describe } from '../check';
+import { RnnkitError, shapeError, typeError, valueError } from '../errors';
+import { native, NativeCell, NativeScore, type NativeDecoderShape } from '../native';
+import { Random } from '../random';
+import type { Tensor } from '../tensor';
+import { gateCount, nativeCell, type CellName, type Nonlinearity } from './cell-kind';
+import { ParameterModule } from './module';
+
+export type AttentionKind = 'bahdanau' | 'luong-dot' | 'luong-general';
+
+export interface AttentionDecoderOptions {
+  cell: CellName;
+  nonlinearity?: Nonlinearity;
+  /** Size X of the per-step decoder input (e.g. the embedding of y_{i-1}). */
+  inputSize: number;
+  /** Size E of each encoder output h_j. */
+  memorySize: number;
+  hiddenSize: number;
+  attention: AttentionKind;
+  /** Size A of Bahdanau's hidden layer (default hiddenSize). */
+  attentionSize?: number;
+  bias?: boolean;
+  seed?: number;
+}
+
+export interface DecoderState {
+  h: Tensor;   // [1, B, H]
+  c?: Tensor;  // [1, B, H], LSTM
+}
+
+export interface AttentionForwardOptions {
+  sourceLengths?: Int32Array;
+  targetLengths?: Int32Array;
+  h0?: Tensor;
+  c0?: Tensor;
+  training?: boolean;
+}
+
+export interface AttentionDecoderOutput {
+  /** [M, B, H+E]: [s_i ; c_i], zeros at padded steps. */
+  output: Tensor;
+  /** [M, B, N]: attention weights a_ij (0 at padded source positions and padded steps). */
+  weights: Tensor;
+  hN: Tensor;
+  cN?: Tensor;
+}
+
+export interface AttentionDecoderGradients {
+  dx: Tensor;
+  dMemory: Tensor;
+  dh0: Tensor;
+  dc0?: Tensor;
+}
+
+const SCORES: Record<AttentionKind, NativeScore> = {
+  'bahdanau': NativeScore.Bahdanau, 'luong-dot': NativeScore.Dot, 'luong-general': NativeScore.General,
+};
+
+interface Recorded {
+  shape: NativeDecoderShape;
+  workspace: Float32Array;
+  x: Float32Array;
+  memory: Float32Array;
+  sourceLengths: Int32Array | null;
+  targetLengths: Int32Array | null;
+}
+
+export class AttentionDecoder extends ParameterModule {
+  readonly cell: NativeCell;
+  readonly inputSize: number;
+  readonly memorySize: number;
+  readonly hiddenSize: number;
+  readonly attention: AttentionKind;
+  readonly attentionSize: number;
+  readonly bias: boolean;
+  private recorded: Recorded | null = null;
+  private stepWorkspace: { key: string; data: Float32Array } | null = null;
+  private pending = 0;
+
+  constructor(options: AttentionDecoderOptions) {
+    const o = checkObject('AttentionDecoder options', options);
+    const cell = nativeCell('cell', o.cell, o.nonlinearity ?? 'tanh');
+    const X = checkPositiveInteger('inputSize', o.inputSize);
+    const E = checkPositiveInteger('memorySize', o.memorySize);
+    const H = checkPositiveInteger('hiddenSize', o.hiddenSize);
+    if (!(typeof o.attention === 'string' && o.attention in SCORES)) {
+      throw valueError(`attention: expected 'bahdanau', 'luong-dot' or 'luong-general', got ${describe(o.attention)}`);
+    }
+    const attention = o.attention as AttentionKind;
+    if (attention === 'luong-dot' && E !== H) {
+      throw shapeError(`attention 'luong-dot' scores s.h_j, so memorySize (${E}) must equal hiddenSize (${H})`);
+    }
+    const A = o.attentionSize === undefined ? H : checkPositiveInteger('attentionSize', o.attentionSize);
+    const bias = o.bias === undefined ? true : checkBoolean('bias', o.bias);
+    const seed = o.seed ?? 0;
+    if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw typeError(`seed: expected an integer, got ${describe(seed)}`);
+    const GH = gateCount(cell) * H;
+    const specs: Array<[string, number[]]> = [['weight_ih_l0', [GH, X + E]], ['weight_hh_l0', [GH, H]]];
+    if (bias) specs.push(['bias_ih_l0', [GH]], ['bias_hh_l0', [GH]]);
+    if (attention === 'bahdanau') {
+      specs.push(['attention.query.weight', [A, H]], ['attention.key.weight', [A, E]], ['attention.key.bias', [A]],
+        ['attention.v', [A]]);
+    } else if (attention === 'luong-general') {
+      specs.push(['attention.weight', [H, E]]);
+    }
+    super(specs);
+    this.cell = cell;
+    this.inputSize = X;
+    this.memorySize = E;
+    this.hiddenSize = H;
+    this.attention = attention;
+    this.attentionSize = A;
+    this.bias = bias;
+    const count = native.attentionDecoderSizes(this.nativeShape(1, 1, 1)).params;
+    if (count !== this.numParameters) {
+      throw new RnnkitError(`internal: layout ${this.numParameters} != native ${count}`, 'ERR_RNNKIT_INTERNAL');
+    }
+    this.initialise(new Random(seed));
+  }
+
+  get usesCellState(): boolean {
+    return this.cell === NativeCell.Lstm;
+  }
+
+  /** PyTorch-style init: cell weights U(±1/sqrt(H)); each projection U(±1/sqrt(fan_in)). */
+  private initialise(random: Random): void {
+    const fill = (name: string, bound: number) => {
+      const view = this.parameterView(name);
+      for (let i = 0; i < view.length; i++) view[i] = random.uniform(-bound, bound);
+    };
+    for (const [name] of this.parameterShapes()) {
+      if (!name.startsWith('attention.')) fill(name, 1 / Math.sqrt(this.hiddenSize));
+    }
+    if (this.attention === 'bahdanau') {
+      fill('attention.query.weight', 1 / Math.sqrt(this.hiddenSize));
+      fill('attention.key.weight', 1 / Math.sqrt(this.memorySize));
+      fill('attention.key.bias', 1 / Math.sqrt(this.memorySize));
+      fill('attention.v', 1 / Math.sqrt(this.attentionSize));
+    } else if (this.attention === 'luong-general') {
+      fill('attention.weight', 1 / Math.sqrt(this.memorySize));
+    }
+  }
+
+  forward(x: Tensor, memory: Tensor, options: AttentionForwardOptions = {}): AttentionDecoderOutput {
+    const call = this.prepareForward(x, memory, options);
+    native.attentionDecoderForward(...call.args);
+    if (call.record) this.recorded = call.record;
+    return call.result;
+  }
+
+  async forwardAsync(x: Tensor, memory: Tensor, options: AttentionForwardOptions = {}): Promise<AttentionDecoderOutput> {
+    const call = this.prepareForward(x, memory, options);
+    await this.track(native.attentionDecoderForwardAsync(...call.args));
+    if (call.record) this.recorded = call.record;
+    return call.result;
+  }
+
+  backward(grads: { dOutput?: Tensor; dhN?: Tensor; dcN?: Tensor } = {}): AttentionDecoderGradients {
+    const call = this.prepareBackward(grads);
+    native.attentionDecoderBackward(...call.args);
+    return call.result;
+  }
+
+  async backwardAsync(grads: { dOutput?: Tensor; dhN?: Tensor; dcN?: Tensor } = {}): Promise<AttentionDecoderGradients> {
+    const call = this.prepareBackward(grads);
+    await this.track(native.attentionDecoderBackwardAsync(...call.args));
+    return call.result;
+  }
+
+  /**
+   * One decoding step (M = 1) for inference. With `reuseKeys`, the attention keys
+   * computed from `memory` by the previous step call of the same shape are reused.
+   */
+  step(x: Tensor, memory: Tensor, state: DecoderState | undefined,
+    options: { sourceLengths?: Int32Array; reuseKeys?: boolean } = {}): AttentionDecoderOutput {
+    const call = this.prepareForward(x, memory, {
+      sourceLengths: options.sourceLengths, h0: state?.h, c0: state?.c, training: false,
+    }, options.reuseKeys === true);
+    native.attentionDecoderForward(...call.args);
+    return call.result;
+  }
+
+  protected override assertIdle(): void {
+    if (this.pending > 0) {
+      throw new RnnkitError('an async forward/backward is still running on this decoder; await it first', 'ERR_RNNKIT_BUSY');
+    }
+  }
+
+  protected override onParametersLoaded(): void {
+    this.recorded = null;
+    this.stepWorkspace = null;
+  }
+
+  private nativeShape(M: number, N: number, B: number): NativeDecoderShape {
+    return {
+      cell: this.cell, score: SCORES[this.attention], M, N, B, X: this.inputSize, E: this.memorySize,
+      H: this.hiddenSize, A: this.attentionSize, bias: this.bias,
+    };
+  }
+
+  private prepareForward(x: Tensor, memory: Tensor, options: AttentionForwardOptions, reuseKeys = false) {
+    this.assertIdle();
+    const o = checkObject('options', options);
+    const input = checkTensor('x', x, [-1, -1, this.inputSize], `[M, B, inputSize=${this.inputSize}]`);
+    const [M, B] = input.shape;
+    const mem = checkTensor('memory', memory, [-1, B, this.memorySize], `[N, B=${B}, memorySize=${this.memorySize}]`);
+    const N = mem.shape[0];
+    if (M < 1 || B < 1 || N < 1) throw shapeError(`x/memory: expected M, N, B >= 1, got M=${M}, N=${N}, B=${B}`);
+    const H = this.hiddenSize;
+    const stateNote = `[1, B=${B}, hiddenSize=${H}]`;
+    const h0 = o.h0 === undefined ? null : checkTensor('h0', o.h0, [1, B, H], stateNote).data;
+    let c0: Float32Array | null = null;
+    if (o.c0 !== undefined) {
+      if (!this.usesCellState) throw typeError('c0: only an LSTM decoder has a cell state');
+      c0 = checkTensor('c0', o.c0, [1, B, H], stateNote).data;
+    }
+    const src = o.sourceLengths === undefined ? null : checkLengths('sourceLengths', o.sourceLengths, B, N).slice();
+    const tgt = o.targetLengths === undefined ? null : checkLengths('targetLengths', o.targetLengths, B, M).slice();
+    const training = o.training === undefined ? false : checkBoolean('training', o.training);
+    const shape = this.nativeShape(M, N, B);
+    const sizes = native.attentionDecoderSizes(shape);
+    const workspace = training ? { data: new Float32Array(sizes.workspace) } : this.inferenceWorkspace(shape, sizes.workspace, reuseKeys);
+    const output = new Float32Array(M * B * (H + this.memorySize));
+    const weights = new Float32Array(M * B * N);
+    const hN = new Float32Array(B * H);
+    const cN = this.usesCellState ? new Float32Array(B * H) : null;
+    const xs = training ? input.data.slice() : input.data;
+    const ms = training ? mem.data.slice() : mem.data;
+    const args = [shape, this.parameters, xs, ms, src, tgt, h0, c0, !reuseKeys, workspace.data, output, weights, hN,
+      cN] as const;
+    const result: AttentionDecoderOutput = {
+      output: { data: output, shape: [M, B, H + this.memorySize] },
+      weights: { data: weights, shape: [M, B, N] },
+      hN: { data: hN, shape: [1, B, H] },
+    };
+    if (cN) result.cN = { data: cN, shape: [1, B, H] };
+    const record: Recorded | null = training
+      ? { shape, workspace: workspace.data, x: xs, memory: ms, sourceLengths: src, targetLengths: tgt } : null;
+    return { args, result, record };
+  }
+
+  /** Inference reuses one workspace per shape; keys sit at its start across step calls. */
+  private inferenceWorkspace(shape: NativeDecoderShape, floats: number, reuseKeys: boolean): { data: Float32Array } {
+    const key = `${shape.M},${shape.N},${shape.B}`;
+    if (reuseKeys && this.stepWorkspace?.key !== key) {
+      throw new RnnkitError('step: reuseKeys needs a previous step call with the same memory shape', 'ERR_RNNKIT_STATE');
+    }
+    if (this.stepWorkspace?.key !== key) this.stepWorkspace = { key, data: new Float32Array(floats) };
+    return this.stepWorkspace;
+  }
+
+  private prepareBackward(grads: { dOutput?: Tensor; dhN?: Tensor; dcN?: Tensor }) {
+    this.assertIdle();
+    const g = checkObject('grads', grads);
+    const r = this.recorded;
+    if (!r) {
+      throw new RnnkitError('backward: call forward(x, memory, { training: true }) first', 'ERR_RNNKIT_STATE');
+    }
+    const { M, N, B, H, E, X } = r.shape;
+    const dOutput = g.dOutput === undefined ? null : checkTensor('dOutput', g.dOutput, [M, B, H + E]).data;
+    const dhN = g.dhN === undefined ? null : checkTensor('dhN', g.dhN, [1, B, H]).data;
+    let dcN: Float32Array | null = null;
+    if (g.dcN !== undefined) {
+      if (!this.usesCellState) throw typeError('dcN: only an LSTM decoder has a cell state');
+      dcN = checkTensor('dcN', g.dcN, [1, B, H]).data;
+    }
+    const dx = new Float32Array(M * B * X);
+    const dMemory = new Float32Array(N * B * E);
+    const dh0 = new Float32Array(B * H);
+    const dc0 = this.usesCellState ? new Float32Array(B * H) : null;
+    const args = [r.shape, this.parameters, this.gradients, r.workspace, dOutput, dhN, dcN, r.x, r.memory,
+      r.sourceLengths, r.targetLengths, dx, dMemory, dh0, dc0] as const;
+    const result: AttentionDecoderGradients = {
+      dx: { data: dx, shape: [M, B, X] },
+      dMemory: { data: dMemory, shape: [N, B, E] },
+      dh0: { data: dh0, shape: [1, B, H] },
+    };
+    if (dc0) result.dc0 = { data: dc0, shape: [1, B, H] };
+    return { args, result };
+  }
+
+  private async track(work: Promise<void>): Promise<void> {
+    this.pending++;
+    try {
+      await work;
+    } finally {
+      this.pending--;
+    }
+  }
+}
