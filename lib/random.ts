@@ -41,6 +41,38 @@ export class Random {
     return low + (high - low) * this.next();
   }
 
+  /** The four words of state, to checkpoint and restore the stream exactly. */
+  getState(): [number, number, number, number] {
+    return [this.a, this.b, this.c, this.d];
+  }
+
+  setState(state: readonly number[]): void {
+    if (state.length !== 4 || !state.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)) {
+      throw new RangeError(`random state: expected 4 unsigned 32-bit integers, got ${JSON.stringify(state)}`);
+    }
+    [this.a, this.b, this.c, this.d] = state as [number, number, number, number];
+  }
+
+  /** An integer in [0, n). */
+  nextInt(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  /** Standard normal (Box-Muller). */
+  normal(): number {
+    const u = 1 - this.next();  // (0, 1]: log stays finite
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
+
+  /** Fisher-Yates shuffle in place. */
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.nextInt(i + 1);
+      [items[i], items[j]] = [items[j], items[i]];
+    }
+    return items;
+  }
+
   /** A non-negative safe integer (53 bits), e.g. to seed native generators. */
   nextSafeInteger(): number {
     return (this.nextUint32() >>> 11) * 4294967296 + this.nextUint32();

@@ -36,6 +36,8 @@ export interface ForwardOptions {
   lengths?: Int32Array;
   /** Keep what backward needs and apply dropout (default false). */
   training?: boolean;
+  /** Seed of this call's dropout masks (default: drawn from the layer's own seeded stream). */
+  dropoutSeed?: number;
 }
 
 export interface RecurrentOutput {
@@ -169,7 +171,15 @@ export abstract class Recurrent extends ParameterModule {
     }
     const lengths = o.lengths === undefined ? null : checkLengths('lengths', o.lengths, B, T);
     const training = o.training === undefined ? false : checkBoolean('training', o.training);
-    const dropoutSeed = training ? this.random.nextSafeInteger() : 0;
+    let dropoutSeed = 0;
+    if (o.dropoutSeed !== undefined) {
+      if (typeof o.dropoutSeed !== 'number' || !Number.isSafeInteger(o.dropoutSeed) || o.dropoutSeed < 0) {
+        throw valueError(`dropoutSeed: expected a non-negative integer, got ${describe(o.dropoutSeed)}`);
+      }
+      dropoutSeed = o.dropoutSeed;
+    } else if (training) {
+      dropoutSeed = this.random.nextSafeInteger();
+    }
     const output = new Float32Array(T * B * this.numDirections * H);
     const hN = new Float32Array(S * B * H);
     const cN = this.usesCellState ? new Float32Array(S * B * H) : null;

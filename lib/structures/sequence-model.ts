@@ -1,0 +1,125 @@
+// Base of the sequence structures: owns named submodules whose parameters are
+// views of one flat buffer (gradients likewise), a seeded generator for
+// everything random in training, and the fit / evaluate / save entry points.
+
+import { checkObject } from '../check';
+import { RnnkitError } from '../errors';
+import { elementCount, type ParameterModule } from '../layers/module';
+import { Random } from '../random';
+import type { Tensor } from '../tensor';
+
+/** Summed loss over `count` terms (tokens, sequences or values) of one batch. */
+export interface BatchResult {
+  loss: number;
+  count: number;
+}
+
+export interface TrainContext {
+  /** The model's generator: dropout seeds, scheduled sampling. */
+  random: Random;
+}
+
+export abstract class SequenceModel<Example> {
+  /** Every parameter of the model, flat; submodules hold views of it. */
+  readonly parameters: Float32Array;
+  /** Gradients laid out like `parameters`. */
+  readonly gradients: Float32Array;
+  /** Seeded generator for training-time randomness; saved in checkpoints. */
+  readonly random: Random;
+  private readonly modules: ReadonlyArray<readonly [string, ParameterModule]>;
+  private busy = false;
+
+  protected constructor(modules: Array<[string, ParameterModule]>, seed: number) {
+    this.modules = modules;
+    const total = modules.reduce((n, [, m]) => n + m.numParameters, 0);
+    this.parameters = new Float32Array(total);
+    this.gradients = new Float32Array(total);
+    let offset = 0;
+    for (const [, m] of modules) {
+      const end = offset + m.numParameters;
+      m.bindStorage(this.parameters.subarray(offset, end), this.gradients.subarray(offset, end));
+      offset = end;
+    }
+    this.random = new Random(seed ^ 0x5eed);
+  }
+
+  /** The structure's name in saved files, e.g. 'EncoderDecoder'. */
+  abstract readonly kind: string;
+  /** Everything needed to rebuild the model (JSON-serialisable). */
+  abstract config(): Record<string, unknown>;
+  /** Length used to bucket examples into batches. */
+  abstract exampleLength(example: Example): number;
+  /** Throws a TypeError/RangeError naming `name[i]` for the first bad example. */
+  abstract checkExamples(data: readonly Example[], name: string): void;
+  /** Forward and backward on one batch; accumulates gradients of the mean loss. */
+  abstract trainBatch(batch: Example[], context: TrainContext): Promise<BatchResult>;
+  /** Forward only: summed loss and count. */
+  abstract evaluateBatch(batch: Example[]): Promise<BatchResult>;
+
+  get numParameters(): number {
+    return this.parameters.length;
+  }
+
+  zeroGrad(): void {
+    this.gradients.fill(0);
+  }
+
+  /** All parameters under `module.name` keys (PyTorch-style dotted names). */
+  stateDict(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const [prefix, m] of this.modules) {
+      for (const [name, t] of Object.entries(m.stateDict())) out[`${prefix}.${name}`] = t;
+    }
+    return out;
+  }
+
+  /** Loads all parameters; every key and shape is checked before anything changes. */
+  loadStateDict(dict: Record<string, Tensor>): void {
+    const d = checkObject('stateDict', dict);
+    const parts = this.modules.map(([prefix, m]) => {
+      const sub: Record<string, Tensor> = {};
+      for (const [name] of m.parameterShapes()) {
+        const key = `${prefix}.${name}`;
+        if (key in d) sub[name] = d[key] as Tensor;
+      }
+      return [m, sub] as const;
+    });
+    const known = new Set(this.modules.flatMap(([prefix, m]) => m.parameterShapes().map(([n]) => `${prefix}.${n}`)));
+    const unexpected = Object.keys(d).filter((k) => !known.has(k));
+    if (unexpected.length > 0) {
+      throw Object.assign(new RangeError(`stateDict: unexpected keys ${unexpected.slice(0, 5).join(', ')}`),
+        { code: 'ERR_RNNKIT_SHAPE' });
+    }
+    // Validate every module's part first (loadStateDict checks before writing; a staging copy keeps it atomic).
+    const staging = this.parameters.slice();
+    try {
+      for (const [m, sub] of parts) m.loadStateDict(sub);
+    } catch (error) {
+      this.parameters.set(staging);
+      throw error;
+    }
+  }
+
+  /** Named parameter shapes, for inspection. */
+  parameterShapes(): Array<[string, number[]]> {
+    return this.modules.flatMap(([prefix, m]) => m.parameterShapes().map(([n, s]) => [`${prefix}.${n}`, s] as [string, number[]]));
+  }
+
+  /** Number of parameters per submodule. */
+  summary(): Array<{ module: string; parameters: number }> {
+    return this.modules.map(([prefix, m]) => ({ module: prefix, parameters: m.parameterShapes().reduce((n, [, s]) => n + elementCount(s), 0) }));
+  }
+
+  /** Marks the model busy for one async operation (training, evaluation); overlapping calls are refused. */
+  async exclusive<T>(work: () => Promise<T>): Promise<T> {
+    if (this.busy) {
+      throw new RnnkitError('this model is already training or evaluating; await the running call first', 'ERR_RNNKIT_BUSY');
+    }
+    this.busy = true;
+    try {
+      return await work();
+    } finally {
+      this.busy = false;
+    }
+  }
+}
