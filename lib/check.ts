@@ -38,6 +38,20 @@ export function checkInteger(name: string, value: unknown): number {
   return value;
 }
 
+/** A seed: any safe integer (a number that is not an integer is a RangeError). */
+export function checkSeed(name: string, value: unknown): number {
+  if (typeof value !== 'number') throw typeError(`${name}: expected an integer, got ${describe(value)}`);
+  if (!Number.isSafeInteger(value)) throw valueError(`${name}: expected a safe integer, got ${describe(value)}`);
+  return value;
+}
+
+/** A number in [low, high) (e.g. a dropout probability). */
+export function checkNumberInRange(name: string, value: unknown, low: number, high: number): number {
+  if (typeof value !== 'number') throw typeError(`${name}: expected a number in [${low}, ${high}), got ${describe(value)}`);
+  if (!(value >= low && value < high)) throw valueError(`${name}: expected a number in [${low}, ${high}), got ${describe(value)}`);
+  return value;
+}
+
 export function checkObject(name: string, value: unknown): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw typeError(`${name}: expected an object, got ${describe(value)}`);

@@ -8,8 +8,10 @@ export class Random {
   private d: number;
 
   constructor(seed: number) {
-    // splitmix32 spreads the seed over the four words of state.
-    let s = seed >>> 0;
+    // splitmix32 spreads the seed over the four words of state; the high word
+    // of a seed beyond 32 bits is folded in so every safe integer differs.
+    const high = Math.floor(seed / 4294967296) >>> 0;
+    let s = (seed >>> 0) ^ Math.imul(high, 0x9e3779b1);
     const next = (): number => {
       s = (s + 0x9e3779b9) >>> 0;
       let z = s;
@@ -43,7 +45,7 @@ export class Random {
 
   /** The four words of state, to checkpoint and restore the stream exactly. */
   getState(): [number, number, number, number] {
-    return [this.a, this.b, this.c, this.d];
+    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
   }
 
   setState(state: readonly number[]): void {

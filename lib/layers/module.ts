@@ -2,7 +2,7 @@
 // Float32Array (and gradients in a second), PyTorch-style state dicts, and
 // rebinding to views of a model-wide buffer so an optimizer step is one pass.
 
-import { checkFiniteArray, checkObject, checkTensor, formatShape } from '../check';
+import { checkBoolean, checkFiniteArray, checkObject, checkTensor, formatShape } from '../check';
 import { RnnkitError, shapeError } from '../errors';
 import type { Tensor } from '../tensor';
 
@@ -87,7 +87,8 @@ export abstract class ParameterModule {
   loadStateDict(dict: Record<string, Tensor>, options: { strict?: boolean } = {}): void {
     this.assertIdle();
     const d = checkObject('stateDict', dict);
-    const strict = options.strict ?? true;
+    const o = checkObject('options', options);
+    const strict = o.strict === undefined ? true : checkBoolean('options.strict', o.strict);
     for (const [name, slot] of this.slots) {
       if (!(name in d)) throw shapeError(`stateDict: missing key '${name}' (expected shape ${formatShape(slot.shape)})`);
       const t = checkTensor(`stateDict['${name}']`, d[name], slot.shape);

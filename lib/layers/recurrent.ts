@@ -3,7 +3,7 @@
 // names) over one native call per pass. Parameters and gradients each live
 // in one flat Float32Array, so optimizers, clipping and saving are one pass.
 
-import { checkBoolean, checkLengths, checkObject, checkPositiveInteger, checkTensor, describe, formatShape } from '../check';
+import { checkBoolean, checkLengths, checkNumberInRange, checkObject, checkPositiveInteger, checkSeed, checkTensor, describe, formatShape } from '../check';
 import { RnnkitError, shapeError, typeError, valueError } from '../errors';
 import { native, NativeCell, type NativeRecurrentStack } from '../native';
 import { Random } from '../random';
@@ -76,6 +76,7 @@ export abstract class Recurrent extends ParameterModule {
   private readonly random: Random;
   private readonly usesCellState: boolean;
   private recorded: { steps: number; batch: number } | null = null;
+  private randomBeforeForward: number[] | null = null;
   private pending = 0;
   private disposed = false;
 
@@ -118,7 +119,7 @@ export abstract class Recurrent extends ParameterModule {
 
   forward(x: Tensor, options: ForwardOptions = {}): RecurrentOutput {
     const call = this.prepareForward(x, options);
-    this.stack.forward(...call.args);
+    this.refusedKeepsRandom(() => this.stack.forward(...call.args));
     this.recorded = call.record;
     return call.result;
   }
@@ -126,9 +127,20 @@ export abstract class Recurrent extends ParameterModule {
   /** Same as forward, computed on a native worker thread; the event loop stays free. */
   async forwardAsync(x: Tensor, options: ForwardOptions = {}): Promise<RecurrentOutput> {
     const call = this.prepareForward(x, options);
-    await this.track(this.stack.forwardAsync(...call.args));
+    await this.track(this.refusedKeepsRandom(() => this.stack.forwardAsync(...call.args)));
     this.recorded = call.record;
     return call.result;
+  }
+
+  /** The dropout seed was drawn before the native checks ran: a refused call puts it back. */
+  private refusedKeepsRandom<T>(run: () => T): T {
+    const before = this.randomBeforeForward;
+    try {
+      return run();
+    } catch (error) {
+      if (before) this.random.setState(before);
+      throw error;
+    }
   }
 
   /**
@@ -157,6 +169,7 @@ export abstract class Recurrent extends ParameterModule {
 
   private prepareForward(x: Tensor, options: ForwardOptions) {
     this.assertIdle();
+    this.randomBeforeForward = null;
     const o = checkObject('options', options);
     const I = this.inputSize, H = this.hiddenSize, S = this.numLayers * this.numDirections;
     const input = checkTensor('x', x, [-1, -1, I], `[T, B, inputSize=${I}]`);
@@ -171,15 +184,6 @@ export abstract class Recurrent extends ParameterModule {
     }
     const lengths = o.lengths === undefined ? null : checkLengths('lengths', o.lengths, B, T);
     const training = o.training === undefined ? false : checkBoolean('training', o.training);
-    let dropoutSeed = 0;
-    if (o.dropoutSeed !== undefined) {
-      if (typeof o.dropoutSeed !== 'number' || !Number.isSafeInteger(o.dropoutSeed) || o.dropoutSeed < 0) {
-        throw valueError(`dropoutSeed: expected a non-negative integer, got ${describe(o.dropoutSeed)}`);
-      }
-      dropoutSeed = o.dropoutSeed;
-    } else if (training) {
-      dropoutSeed = this.random.nextSafeInteger();
-    }
     const output = new Float32Array(T * B * this.numDirections * H);
     const hN = new Float32Array(S * B * H);
     const cN = this.usesCellState ? new Float32Array(S * B * H) : null;
@@ -188,6 +192,14 @@ export abstract class Recurrent extends ParameterModule {
       hN: { data: hN, shape: [S, B, H] },
     };
     if (cN) result.cN = { data: cN, shape: [S, B, H] };
+    let dropoutSeed = 0;
+    if (o.dropoutSeed !== undefined) {
+      dropoutSeed = checkSeed('dropoutSeed', o.dropoutSeed);
+      if (dropoutSeed < 0) throw valueError(`dropoutSeed: expected a non-negative integer, got ${dropoutSeed}`);
+    } else if (training) {
+      this.randomBeforeForward = this.random.getState();
+      dropoutSeed = this.random.nextSafeInteger();
+    }
     const args = [this.parameters, input.data, T, B, h0, c0, lengths, training, dropoutSeed, output, hN, cN] as const;
     return { args, result, record: training ? { steps: T, batch: B } : this.recorded };
   }
@@ -247,16 +259,11 @@ interface ResolvedOptions {
 
 function resolveOptions(options: RecurrentOptions, className: string): ResolvedOptions {
   const o = checkObject(`${className} options`, options);
-  const dropout = o.dropout ?? 0;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
-    throw valueError(`dropout: expected a number in [0, 1), got ${describe(dropout)}`);
-  }
-  const seed = o.seed ?? 0;
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw typeError(`seed: expected an integer, got ${describe(seed)}`);
+  const dropout = o.dropout === undefined ? 0 : checkNumberInRange('dropout', o.dropout, 0, 1);
+  const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
   const limit = o.workspaceLimitBytes ?? DEFAULT_WORKSPACE_LIMIT;
-  if (typeof limit !== 'number' || !(limit > 0)) {
-    throw valueError(`workspaceLimitBytes: expected a positive number, got ${describe(limit)}`);
-  }
+  if (typeof limit !== 'number') throw typeError(`workspaceLimitBytes: expected a positive number, got ${describe(limit)}`);
+  if (!(limit > 0)) throw valueError(`workspaceLimitBytes: expected a positive number, got ${describe(limit)}`);
   return {
     inputSize: checkPositiveInteger('inputSize', o.inputSize),
     hiddenSize: checkPositiveInteger('hiddenSize', o.hiddenSize),

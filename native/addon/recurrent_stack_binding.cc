@@ -54,10 +54,12 @@ RecurrentStackBinding::RecurrentStackBinding(const Napi::CallbackInfo& info)
   Napi::Value bias = c.Get("bias"), dropout = c.Get("dropout"), limit = c.Get("workspaceLimitBytes");
   if (!bias.IsBoolean()) ThrowType(env, "bias: expected a boolean, got " + Describe(bias));
   config_.bias = bias.As<Napi::Boolean>().Value();
-  const double p = dropout.IsNumber() ? dropout.As<Napi::Number>().DoubleValue() : NAN;
+  if (!dropout.IsNumber()) ThrowType(env, "dropout: expected a number in [0, 1), got " + Describe(dropout));
+  const double p = dropout.As<Napi::Number>().DoubleValue();
   if (!(p >= 0 && p < 1)) ThrowValue(env, "dropout: expected a number in [0, 1), got " + Describe(dropout));
   config_.dropout = p;
-  const double cap = limit.IsNumber() ? limit.As<Napi::Number>().DoubleValue() : NAN;
+  if (!limit.IsNumber()) ThrowType(env, "workspaceLimitBytes: expected a positive number, got " + Describe(limit));
+  const double cap = limit.As<Napi::Number>().DoubleValue();
   if (!(cap > 0)) ThrowValue(env, "workspaceLimitBytes: expected a positive number, got " + Describe(limit));
   workspace_limit_bytes_ = cap;
   const double GH = double(rnnkit::gate_count(config_.cell)) * config_.hidden_size;
