@@ -72,6 +72,62 @@ export interface NativeBinding {
   napiVersion: number;
 }
 
+// Stateless building-block kernels (native/addon/{linear,embedding,loss,optimizer}_binding.cc): inputs,
+// sizes, then caller-owned outputs; each has an Async twin that runs on libuv's pool.
+type F64 = Float64Array;
+type LinearForwardArgs = [x: F32, weight: F32, bias: OptF32, N: number, inFeatures: number, outFeatures: number,
+  y: F32];
+type LinearBackwardArgs = [dy: F32, x: F32, weight: F32, N: number, inFeatures: number, outFeatures: number,
+  dWeight: F32, dBias: OptF32, dx: OptF32, accumulateDx: boolean];
+type EmbeddingForwardArgs = [ids: Int32Array, weight: F32, N: number, numEmbeddings: number, embeddingDim: number,
+  out: F32];
+type EmbeddingBackwardArgs = [ids: Int32Array, dOut: F32, paddingIdx: number, N: number, numEmbeddings: number,
+  embeddingDim: number, dWeight: F32];
+/** result = [weighted loss sum, weight total]. */
+type CrossEntropyArgs = [logits: F32, targets: Int32Array, weights: OptF32, labelSmoothing: number, scale: number,
+  N: number, numClasses: number, result: F64, dLogits: OptF32];
+type LogSoftmaxArgs = [logits: F32, N: number, numClasses: number, out: F32];
+/** result = [weighted loss sum, weighted element count]. */
+type MseArgs = [pred: F32, target: F32, weights: OptF32, scale: number, N: number, features: number, result: F64,
+  dPred: OptF32];
+type SgdArgs = [params: F32, grads: F32, velocity: OptF32, lr: number, momentum: number, dampening: number,
+  nesterov: boolean, weightDecay: number, firstStep: boolean];
+type AdamArgs = [params: F32, grads: F32, expAvg: F32, expAvgSq: F32, lr: number, beta1: number, beta2: number,
+  eps: number, weightDecay: number, decoupled: boolean, step: number];
+
+export interface NativeBlockKernels {
+  linearForward(...args: LinearForwardArgs): void;
+  linearForwardAsync(...args: LinearForwardArgs): Promise<void>;
+  linearBackward(...args: LinearBackwardArgs): void;
+  linearBackwardAsync(...args: LinearBackwardArgs): Promise<void>;
+  embeddingForward(...args: EmbeddingForwardArgs): void;
+  embeddingForwardAsync(...args: EmbeddingForwardArgs): Promise<void>;
+  embeddingBackward(...args: EmbeddingBackwardArgs): void;
+  embeddingBackwardAsync(...args: EmbeddingBackwardArgs): Promise<void>;
+  softmaxCrossEntropy(...args: CrossEntropyArgs): void;
+  softmaxCrossEntropyAsync(...args: CrossEntropyArgs): Promise<void>;
+  logSoftmax(...args: LogSoftmaxArgs): void;
+  logSoftmaxAsync(...args: LogSoftmaxArgs): Promise<void>;
+  mseLoss(...args: MseArgs): void;
+  mseLossAsync(...args: MseArgs): Promise<void>;
+  sgdStep(...args: SgdArgs): void;
+  sgdStepAsync(...args: SgdArgs): Promise<void>;
+  adamStep(...args: AdamArgs): void;
+  adamStepAsync(...args: AdamArgs): Promise<void>;
+  /** result[0] = sum of x^2, accumulated in double. */
+  sumSquares(x: F32, result: F64): void;
+  sumSquaresAsync(x: F32, result: F64): Promise<void>;
+  scale(x: F32, factor: number): void;
+  scaleAsync(x: F32, factor: number): Promise<void>;
+  /** result[0] = how many of x are NaN or infinite. */
+  countNonfinite(x: F32, result: F64): void;
+  countNonfiniteAsync(x: F32, result: F64): Promise<void>;
+}
+
+// Declaration merging: the block kernels are part of the one binding.
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface NativeBinding extends NativeBlockKernels {}
+
 function load(): NativeBinding {
   const root = path.join(__dirname, '..', '..');  // dist/lib -> package root
   // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -3,6 +3,7 @@
 
 #include "../kernels/blas.h"
 #include "attention_decoder_binding.h"
+#include "block_bindings.h"
 #include "checks.h"
 #include "recurrent_stack_binding.h"
 
@@ -23,6 +24,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   RegisterAttentionDecoder(env, exports);
+  ExportLinear(env, exports);
+  ExportEmbedding(env, exports);
+  ExportLosses(env, exports);
+  ExportOptimizers(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;
 }

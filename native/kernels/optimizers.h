@@ -1,0 +1,34 @@
+// Optimizer steps and gradient utilities, one pass each over a flat buffer of
+// n values: torch.optim.SGD, Adam and AdamW (PyTorch 1.13's single-tensor
+// formulas), and the sums clip_grad_norm_ needs. Legend: n parameters.
+#pragma once
+#include <cstddef>
+
+namespace rnnkit {
+
+// torch.optim.SGD. velocity (momentum buffer) is unused and may be null when momentum == 0.
+// first_step: the buffer holds nothing yet (PyTorch's "buf is None"), so it starts as the gradient itself.
+template <typename Real>
+void sgd_step(Real* params /*[n]*/, Real* velocity /*[n]*/, const Real* grads /*[n]*/, size_t n, double lr,
+              double momentum, double dampening, bool nesterov, double weight_decay, bool first_step);
+
+// torch.optim.Adam (decoupled = false: weight decay added to the gradient) or AdamW (decoupled = true:
+// params scaled by 1 - lr * weight_decay first). step counts this update, from 1; m and v start as zeros.
+template <typename Real>
+void adam_step(Real* params /*[n]*/, Real* exp_avg /*[n]*/, Real* exp_avg_sq /*[n]*/, const Real* grads /*[n]*/,
+               size_t n, double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
+               double step);
+
+// sum of x^2, accumulated in double (the squared global norm).
+template <typename Real>
+double sum_squares(const Real* x /*[n]*/, size_t n);
+
+// x *= factor (gradient clipping).
+template <typename Real>
+void scale(Real* x /*[n]*/, size_t n, double factor);
+
+// How many of x are NaN or infinite.
+template <typename Real>
+size_t count_nonfinite(const Real* x /*[n]*/, size_t n);
+
+}  // namespace rnnkit
