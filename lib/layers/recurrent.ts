@@ -106,6 +106,11 @@ export abstract class Recurrent extends ParameterModule {
     return this.bidirectional ? 2 : 1;
   }
 
+  /** True for LSTM: forward takes c0 and returns cN. */
+  get hasCellState(): boolean {
+    return this.usesCellState;
+  }
+
   /** PyTorch's default: every weight and bias from U(-1/sqrt(H), 1/sqrt(H)). */
   resetParameters(): void {
     this.assertIdle();

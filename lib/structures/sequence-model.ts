@@ -5,7 +5,10 @@
 import { checkObject } from '../check';
 import { RnnkitError } from '../errors';
 import { elementCount, type ParameterModule } from '../layers/module';
+import { MODEL_FORMAT } from '../io/model-format';
+import { saveSafetensors } from '../io/safetensors';
 import { Random } from '../random';
+import { evaluateLoss, fit, type FitHistory, type FitOptions } from '../train/fit';
 import type { Tensor } from '../tensor';
 
 /** Summed loss over `count` terms (tokens, sequences or values) of one batch. */
@@ -55,6 +58,22 @@ export abstract class SequenceModel<Example> {
   abstract trainBatch(batch: Example[], context: TrainContext): Promise<BatchResult>;
   /** Forward only: summed loss and count. */
   abstract evaluateBatch(batch: Example[]): Promise<BatchResult>;
+
+  /** Trains on `data` (see FitOptions); resolves with the per-epoch history. */
+  fit(data: readonly Example[], options: FitOptions<Example> = {}): Promise<FitHistory> {
+    return fit(this, data, options);
+  }
+
+  /** Mean loss over `data` (per token, sequence or value, as in training). */
+  evaluate(data: readonly Example[], options: { batchSize?: number } = {}): Promise<number> {
+    this.checkExamples(data, 'data');
+    return this.exclusive(() => evaluateLoss(this, data, options.batchSize ?? 64));
+  }
+
+  /** Saves config and weights in one safetensors file, atomically; `extra` metadata travels along. */
+  save(path: string, extra: Record<string, string> = {}): void {
+    saveSafetensors(path, this.stateDict(), { ...extra, format: MODEL_FORMAT, kind: this.kind, config: JSON.stringify(this.config()) });
+  }
 
   get numParameters(): number {
     return this.parameters.length;

@@ -1,0 +1,103 @@
+// A decoder of tokens with attention over the encoder's memory: embedding of
+// token t-1 -> AttentionDecoder (one native call for all steps) -> head over
+// [s_t ; c_t]. Starts from a bridge of the encoder's context.
+
+import { AttentionDecoder, type AttentionKind } from '../layers/attention-decoder';
+import { Embedding } from '../layers/embedding';
+import { Linear } from '../layers/linear';
+import type { ParameterModule } from '../layers/module';
+import type { Tensor } from '../tensor';
+import { logSoftmax } from '../train/losses';
+import { Bridge } from './bridge';
+import type { StepDecoder } from './decoding';
+import type { RecurrentSpec, TokenOutputSpec } from './specs';
+import { selectBatch } from './tensor-ops';
+import type { DecoderSource, TokenDecoder } from './token-decoder';
+
+export interface AttentiveState {
+  h: Tensor;  // [1, B, H]
+  c?: Tensor;
+  memory: Tensor;  // [N, B, E]
+  sourceLengths: Int32Array;
+  /** Attention weights of the last step [1, B, N] (for inspection). */
+  weights?: Tensor;
+}
+
+export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
+  readonly embedding: Embedding;
+  readonly decoder: AttentionDecoder;
+  readonly bridge: Bridge;
+  readonly head: Linear;
+  readonly stepper: StepDecoder<AttentiveState>;
+  private batch = 0;
+
+  constructor(readonly output: Required<TokenOutputSpec>, recurrent: RecurrentSpec, readonly memorySize: number,
+    readonly contextSize: number, attention: AttentionKind, attentionSize: number | undefined, seed: number) {
+    this.embedding = new Embedding({ numEmbeddings: output.vocabSize, embeddingDim: output.embeddingSize, seed });
+    this.decoder = new AttentionDecoder({
+      cell: recurrent.cell, nonlinearity: recurrent.nonlinearity, inputSize: output.embeddingSize, memorySize,
+      hiddenSize: recurrent.hiddenSize, attention, attentionSize, seed: seed + 1,
+    });
+    this.bridge = new Bridge(contextSize, 1, recurrent.hiddenSize, seed + 2);
+    this.head = new Linear({ inFeatures: recurrent.hiddenSize + memorySize, outFeatures: output.vocabSize, seed: seed + 3 });
+    this.stepper = {
+      vocabSize: output.vocabSize,
+      step: (tokens, state) => this.step(tokens, state),
+      select: (state, rows) => ({
+        h: selectBatch(state.h, rows), c: state.c && selectBatch(state.c, rows), memory: selectBatch(state.memory, rows),
+        sourceLengths: Int32Array.from(rows, (r) => state.sourceLengths[r]),
+      }),
+    };
+  }
+
+  get vocabSize(): number {
+    return this.output.vocabSize;
+  }
+
+  modules(prefix: string): Array<[string, ParameterModule]> {
+    return [[`${prefix}.embedding`, this.embedding], [`${prefix}.attention_rnn`, this.decoder],
+      ...this.bridge.modules(`${prefix}.bridge`), [`${prefix}.head`, this.head]];
+  }
+
+  async forward(source: DecoderSource, inputs: Int32Array, lengths: Int32Array, steps: number,
+    options: { training: boolean }): Promise<Tensor> {
+    const B = source.batch;
+    const x = await this.embedding.forwardAsync(inputs, [steps, B], options);
+    const h0 = await this.bridge.forward(source.context, B, options.training);
+    const out = await this.decoder.forwardAsync(x, source.memory!, {
+      sourceLengths: source.sourceLengths, targetLengths: lengths, h0, training: options.training,
+    });
+    this.batch = B;
+    return this.head.forwardAsync(out.output, options);
+  }
+
+  async backward(dLogits: Tensor): Promise<{ dContext: Float32Array; dMemory: Tensor }> {
+    const dOutput = await this.head.backwardAsync(dLogits);
+    const g = await this.decoder.backwardAsync({ dOutput });
+    await this.embedding.backwardAsync(g.dx);
+    const dContext = await this.bridge.backward(g.dh0.data, this.batch);
+    return { dContext, dMemory: g.dMemory };
+  }
+
+  start(source: DecoderSource): AttentiveState {
+    const B = source.batch, H = this.decoder.hiddenSize;
+    const memory = source.memory!;
+    return {
+      h: this.bridge.forwardSync(source.context, B),
+      c: this.decoder.usesCellState ? { data: new Float32Array(B * H), shape: [1, B, H] } : undefined,
+      memory,
+      sourceLengths: source.sourceLengths ?? new Int32Array(B).fill(memory.shape[0]),
+    };
+  }
+
+  private step(tokens: Int32Array, state: AttentiveState): { logProbs: Float32Array; state: AttentiveState } {
+    const B = tokens.length;
+    const x = this.embedding.forward(tokens, [1, B]);
+    const out = this.decoder.step(x, state.memory, { h: state.h, c: state.c }, { sourceLengths: state.sourceLengths });
+    const logits = this.head.forward(out.output);
+    return {
+      logProbs: logSoftmax(logits).data,
+      state: { h: out.hN, c: out.cN, memory: state.memory, sourceLengths: state.sourceLengths, weights: out.weights },
+    };
+  }
+}

@@ -1,0 +1,115 @@
+// A recurrent decoder of tokens conditioned on one context vector per
+// sequence (no attention): `initial-state` starts it from a bridge of the
+// context, `every-step` concatenates the context to every step's input.
+// Its input at step t is the embedding of token t-1 (back projection).
+
+import { Embedding } from '../layers/embedding';
+import { Linear } from '../layers/linear';
+import type { ParameterModule } from '../layers/module';
+import type { Recurrent } from '../layers/recurrent';
+import type { Random } from '../random';
+import type { Tensor } from '../tensor';
+import { logSoftmax } from '../train/losses';
+import { Bridge } from './bridge';
+import type { StepDecoder } from './decoding';
+import { makeRecurrent } from './recurrent-factory';
+import type { RecurrentSpec, TokenOutputSpec } from './specs';
+import { broadcastSteps, concatLast, selectBatch, splitLast, sumSteps } from './tensor-ops';
+import type { DecoderSource, TokenDecoder } from './token-decoder';
+
+export type Conditioning = 'initial-state' | 'every-step';
+
+export interface ConditionedState {
+  h: Tensor;
+  c?: Tensor;
+  context: Tensor;  // [B, C]
+}
+
+export class ConditionedDecoder implements TokenDecoder<ConditionedState> {
+  readonly embedding: Embedding;
+  readonly rnn: Recurrent;
+  readonly bridge: Bridge | null;
+  readonly head: Linear;
+  readonly stepper: StepDecoder<ConditionedState>;
+  private recorded: { batch: number; steps: number } | null = null;
+
+  constructor(readonly output: Required<TokenOutputSpec>, recurrent: RecurrentSpec, readonly contextSize: number,
+    readonly conditioning: Conditioning, seed: number) {
+    this.embedding = new Embedding({ numEmbeddings: output.vocabSize, embeddingDim: output.embeddingSize, seed });
+    const inputSize = output.embeddingSize + (conditioning === 'every-step' ? contextSize : 0);
+    this.rnn = makeRecurrent({ ...recurrent, bidirectional: false }, inputSize, seed + 1);
+    this.bridge = conditioning === 'initial-state'
+      ? new Bridge(contextSize, this.rnn.numLayers, this.rnn.hiddenSize, seed + 2) : null;
+    this.head = new Linear({ inFeatures: this.rnn.hiddenSize, outFeatures: output.vocabSize, seed: seed + 3 });
+    this.stepper = {
+      vocabSize: output.vocabSize,
+      step: (tokens, state) => this.step(tokens, state),
+      select: (state, rows) => ({
+        h: selectBatch(state.h, rows), c: state.c && selectBatch(state.c, rows), context: selectBatch(state.context, rows),
+      }),
+    };
+  }
+
+  get vocabSize(): number {
+    return this.output.vocabSize;
+  }
+
+  modules(prefix: string): Array<[string, ParameterModule]> {
+    return [[`${prefix}.embedding`, this.embedding], [`${prefix}.rnn`, this.rnn],
+      ...(this.bridge ? this.bridge.modules(`${prefix}.bridge`) : []), [`${prefix}.head`, this.head]];
+  }
+
+  async forward(source: DecoderSource, inputs: Int32Array, lengths: Int32Array, steps: number,
+    options: { training: boolean; random?: Random }): Promise<Tensor> {
+    const B = source.batch;
+    const x = await this.stepInputs(await this.embedding.forwardAsync(inputs, [steps, B], options), source.context, steps, B);
+    const h0 = this.bridge ? await this.bridge.forward(source.context, B, options.training) : undefined;
+    const dropoutSeed = options.training && options.random ? options.random.nextSafeInteger() : undefined;
+    const out = await this.rnn.forwardAsync(x, { lengths, h0, training: options.training, dropoutSeed });
+    if (options.training) this.recorded = { batch: B, steps };
+    return this.head.forwardAsync(out.output, options);
+  }
+
+  async backward(dLogits: Tensor): Promise<{ dContext: Float32Array }> {
+    const { batch } = this.recorded!;
+    const dOutput = await this.head.backwardAsync(dLogits);
+    const g = await this.rnn.backwardAsync({ dOutput });
+    let dContext: Float32Array = new Float32Array(batch * this.contextSize);
+    let dEmbedded = g.dx;
+    if (this.conditioning === 'every-step') {
+      const [dEmb, dCtx] = splitLast(g.dx, this.output.embeddingSize);
+      dEmbedded = dEmb;
+      dContext = sumSteps(dCtx);
+    }
+    await this.embedding.backwardAsync(dEmbedded);
+    if (this.bridge) {
+      const fromState = await this.bridge.backward(g.dh0.data, batch);
+      for (let i = 0; i < dContext.length; i++) dContext[i] += fromState[i];
+    }
+    return { dContext };
+  }
+
+  start(source: DecoderSource): ConditionedState {
+    const B = source.batch, L = this.rnn.numLayers, H = this.rnn.hiddenSize;
+    const zeros = (): Tensor => ({ data: new Float32Array(L * B * H), shape: [L, B, H] });
+    return {
+      h: this.bridge ? this.bridge.forwardSync(source.context, B) : zeros(),
+      c: this.rnn.hasCellState ? zeros() : undefined,
+      context: { data: source.context, shape: [B, this.contextSize] },
+    };
+  }
+
+  private step(tokens: Int32Array, state: ConditionedState): { logProbs: Float32Array; state: ConditionedState } {
+    const B = tokens.length;
+    const emb = this.embedding.forward(tokens, [1, B]);
+    const x = this.conditioning === 'every-step' ? concatLast(emb, { data: state.context.data, shape: [1, B, this.contextSize] }) : emb;
+    const out = this.rnn.forward(x, { h0: state.h, c0: state.c });
+    const logits = this.head.forward(out.output);
+    return { logProbs: logSoftmax(logits).data, state: { h: out.hN, c: out.cN, context: state.context } };
+  }
+
+  private async stepInputs(embedded: Tensor, context: Float32Array, steps: number, batch: number): Promise<Tensor> {
+    if (this.conditioning !== 'every-step') return embedded;
+    return concatLast(embedded, broadcastSteps(context, steps, batch, this.contextSize));
+  }
+}

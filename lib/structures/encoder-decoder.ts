@@ -1,0 +1,171 @@
+// N vs M: an encoder reads the source, a decoder writes the target token by
+// token. Without attention the encoder's context c conditions the decoder:
+// `initial-state` (c through a bridge is h_0) or `every-step` (c is
+// concatenated to each decoder input). With attention ('bahdanau',
+// 'luong-dot', 'luong-general') each step reads its own context c_i from all
+// encoder outputs, and the decoder starts from a bridge of c.
+
+import { checkNumberInRange, checkObject, checkPositiveInteger, checkSeed, describe } from '../check';
+import { typeError, valueError } from '../errors';
+import type { AttentionKind } from '../layers/attention-decoder';
+import { AttentiveDecoder } from './attentive-decoder';
+import { ConditionedDecoder } from './conditioned-decoder';
+import { Encoder } from './encoder';
+import { checkGenerateOptions, generateTokens, type GenerateOptions } from './generation';
+import { checkTokens } from './one-to-many';
+import type { SequenceData } from './sequence-input';
+import { SequenceModel, type BatchResult, type TrainContext } from './sequence-model';
+import { checkInputSpec, checkRecurrentSpec, checkTokenOutputSpec, type InputSpec, type RecurrentSpec, type TokenOutputSpec } from './specs';
+import type { DecoderSource, TokenDecoder } from './token-decoder';
+import { runDecoder } from './token-decoder';
+
+export interface EncoderDecoderOptions {
+  input: InputSpec;
+  encoder: RecurrentSpec;
+  decoder: Omit<RecurrentSpec, 'bidirectional'>;
+  output: TokenOutputSpec;
+  /** Without attention: how the context conditions the decoder (default 'initial-state'). */
+  context?: 'initial-state' | 'every-step';
+  attention?: 'none' | AttentionKind;
+  /** Bahdanau's hidden size (default decoder.hiddenSize). */
+  attentionSize?: number;
+  scheduledSampling?: number;
+  seed?: number;
+}
+
+export interface EncoderDecoderExample {
+  input: SequenceData;
+  target: readonly number[];
+}
+
+export interface Translation {
+  tokens: number[];
+  logProb: number;
+  /** Greedy decoding with attention: weights [output step][source step]. */
+  attention?: number[][];
+}
+
+const ATTENTION = ['none', 'bahdanau', 'luong-dot', 'luong-general'];
+
+export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
+  readonly kind = 'EncoderDecoder';
+  readonly encoder: Encoder;
+  readonly decoder: TokenDecoder<unknown>;
+  private readonly options: Required<Omit<EncoderDecoderOptions, 'attentionSize'>> & { attentionSize?: number };
+  private readonly output: Required<TokenOutputSpec>;
+
+  constructor(options: EncoderDecoderOptions) {
+    const o = checkObject('EncoderDecoder options', options);
+    const input = checkInputSpec('input', o.input);
+    const encoderSpec = checkRecurrentSpec('encoder', o.encoder);
+    const decoderSpec = checkRecurrentSpec('decoder', { ...checkObject('decoder', o.decoder), bidirectional: false });
+    const output = checkTokenOutputSpec('output', o.output);
+    const context = o.context ?? 'initial-state';
+    if (context !== 'initial-state' && context !== 'every-step') {
+      throw valueError(`context: expected 'initial-state' or 'every-step', got ${describe(context)}`);
+    }
+    const attention = o.attention ?? 'none';
+    if (typeof attention !== 'string' || !ATTENTION.includes(attention)) {
+      throw valueError(`attention: expected one of ${ATTENTION.join(', ')}, got ${describe(attention)}`);
+    }
+    const attentionSize = o.attentionSize === undefined ? undefined : checkPositiveInteger('attentionSize', o.attentionSize);
+    const scheduledSampling = o.scheduledSampling === undefined ? 0 : checkNumberInRange('scheduledSampling', o.scheduledSampling, 0, 1);
+    const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
+    if (attention !== 'none' && (decoderSpec.numLayers ?? 1) !== 1) {
+      throw valueError(`decoder.numLayers: the attention decoder has one layer, got ${decoderSpec.numLayers}`);
+    }
+    const encoder = new Encoder(input, encoderSpec, seed);
+    const decoder: TokenDecoder<unknown> = attention === 'none'
+      ? new ConditionedDecoder(output, decoderSpec, encoder.outputSize, context, seed + 100) as TokenDecoder<unknown>
+      : new AttentiveDecoder(output, decoderSpec, encoder.outputSize, encoder.outputSize, attention as AttentionKind,
+        attentionSize, seed + 100) as TokenDecoder<unknown>;
+    super([...encoder.modules('encoder'), ...decoder.modules('decoder')], seed);
+    this.encoder = encoder;
+    this.decoder = decoder;
+    this.output = output;
+    this.options = { input, encoder: encoderSpec, decoder: decoderSpec, output, context, attention: attention as EncoderDecoderOptions['attention'] & string,
+      attentionSize, scheduledSampling, seed };
+  }
+
+  config(): Record<string, unknown> {
+    return { ...this.options };
+  }
+
+  exampleLength(example: EncoderDecoderExample): number {
+    return example.input.length + example.target.length;
+  }
+
+  checkExamples(data: readonly EncoderDecoderExample[], name: string): void {
+    if (!Array.isArray(data)) throw typeError(`${name}: expected an array of examples, got ${describe(data)}`);
+    data.forEach((e, i) => {
+      const ex = checkObject(`${name}[${i}]`, e);
+      this.encoder.input.check(`${name}[${i}].input`, ex.input);
+      checkTokens(`${name}[${i}].target`, ex.target, this.output.vocabSize);
+    });
+  }
+
+  async trainBatch(batch: EncoderDecoderExample[], context: TrainContext): Promise<BatchResult> {
+    return this.run(batch, true, context);
+  }
+
+  async evaluateBatch(batch: EncoderDecoderExample[]): Promise<BatchResult> {
+    return this.run(batch, false, null);
+  }
+
+  /**
+   * Output sequences for source sequences (greedy by default; 'sample' or 'beam').
+   * Greedy decoding with attention also returns the attention weights.
+   */
+  predict(inputs: readonly SequenceData[], options: GenerateOptions = {}): Translation[] {
+    if (!Array.isArray(inputs)) throw typeError(`inputs: expected an array of sequences, got ${describe(inputs)}`);
+    inputs.forEach((seq, i) => this.encoder.input.check(`inputs[${i}]`, seq));
+    const o = checkGenerateOptions(options);
+    return inputs.map((seq) => {
+      const source = this.encodeSync(seq);
+      const state = this.decoder.start(source);
+      if (o.strategy === 'greedy' && this.options.attention !== 'none') return this.greedyWithAttention(state, o.maxLength);
+      return generateTokens(this.decoder.stepper, state, 1, this.output, o)[0];
+    });
+  }
+
+  /** Encodes one source sequence (batch of 1) for decoding. */
+  private encodeSync(seq: SequenceData): DecoderSource {
+    const { embedding, size } = this.encoder.input;
+    const T = seq.length;
+    const x = embedding
+      ? embedding.forward(Int32Array.from(seq as number[]), [T, 1])
+      : { data: Float32Array.from((seq as number[][]).flat()), shape: [T, 1, size] };
+    const r = this.encoder.rnn.forward(x);
+    const D = this.encoder.rnn.numDirections, H = this.encoder.rnn.hiddenSize, last = (this.encoder.rnn.numLayers - 1) * D;
+    return { batch: 1, context: r.hN.data.slice(last * H, (last + D) * H), memory: r.output, sourceLengths: Int32Array.of(T) };
+  }
+
+  private greedyWithAttention(state: unknown, maxLength: number): Translation {
+    const stepper = this.decoder.stepper;
+    const tokens: number[] = [];
+    const attention: number[][] = [];
+    let logProb = 0;
+    let token = this.output.startToken;
+    for (let t = 0; t < maxLength; t++) {
+      const r = stepper.step(Int32Array.of(token), state);
+      state = r.state;
+      attention.push(Array.from((r.state as { weights: { data: Float32Array } }).weights.data));
+      token = 0;
+      for (let v = 1; v < r.logProbs.length; v++) if (r.logProbs[v] > r.logProbs[token]) token = v;
+      logProb += r.logProbs[token];
+      if (token === this.output.endToken) break;
+      tokens.push(token);
+    }
+    return { tokens, logProb, attention };
+  }
+
+  private async run(batch: EncoderDecoderExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
+    const enc = await this.encoder.forward(batch.map((e) => e.input), { training, random: context?.random });
+    const source: DecoderSource = { batch: enc.batch, context: enc.context, memory: enc.memory, sourceLengths: enc.lengths };
+    const r = await runDecoder(this.decoder, source, batch.map((e) => e.target), this.output, {
+      training, random: context?.random, scheduledSampling: this.options.scheduledSampling,
+    });
+    if (training) await this.encoder.backward({ dMemory: r.grads!.dMemory, dContext: r.grads!.dContext });
+    return { loss: r.loss, count: r.count };
+  }
+}

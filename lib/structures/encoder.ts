@@ -1,0 +1,81 @@
+// Reads input sequences with a recurrent stack. Gives the outputs of every
+// step (the memory attention reads) and a context vector per sequence: the
+// last layer's final state, both directions concatenated [B, D*H].
+
+import type { ParameterModule } from '../layers/module';
+import type { Recurrent } from '../layers/recurrent';
+import type { Random } from '../random';
+import type { Tensor } from '../tensor';
+import { makeRecurrent } from './recurrent-factory';
+import { SequenceInput, type SequenceData } from './sequence-input';
+import type { InputSpec, RecurrentSpec } from './specs';
+
+export interface Encoded {
+  /** [T, B, D*H], zeros at padded steps. */
+  memory: Tensor;
+  /** [B, D*H]: final states of the last layer, directions side by side. */
+  context: Float32Array;
+  lengths: Int32Array;
+  steps: number;
+  batch: number;
+  /** Full final states [L*D, B, H] (and cells for LSTM), e.g. to continue a sequence. */
+  hN: Tensor;
+  cN?: Tensor;
+}
+
+export class Encoder {
+  readonly input: SequenceInput;
+  readonly rnn: Recurrent;
+
+  constructor(input: InputSpec, recurrent: RecurrentSpec, seed: number) {
+    this.input = new SequenceInput(input, seed + 1);
+    this.rnn = makeRecurrent(recurrent, this.input.size, seed + 2);
+  }
+
+  get outputSize(): number {
+    return this.rnn.numDirections * this.rnn.hiddenSize;
+  }
+
+  modules(prefix: string): Array<[string, ParameterModule]> {
+    return [...this.input.modules(prefix), [`${prefix}.rnn`, this.rnn]];
+  }
+
+  async forward(sequences: readonly SequenceData[], options: {
+    training: boolean; random?: Random; h0?: Tensor; c0?: Tensor;
+  }): Promise<Encoded> {
+    const { x, lengths, steps, batch } = await this.input.encode(sequences, options.training);
+    const dropoutSeed = options.training && options.random ? options.random.nextSafeInteger() : undefined;
+    const out = await this.rnn.forwardAsync(x, { lengths, training: options.training, dropoutSeed, h0: options.h0, c0: options.c0 });
+    return { memory: out.output, context: this.contextOf(out.hN, batch), lengths, steps, batch, hN: out.hN, cN: out.cN };
+  }
+
+  /** Gradients from the memory and/or the context back through the stack and the input. */
+  async backward(grads: { dMemory?: Tensor; dContext?: Float32Array }): Promise<void> {
+    const dhN = grads.dContext ? this.contextGradientToState(grads.dContext) : undefined;
+    const { dx } = await this.rnn.backwardAsync({ dOutput: grads.dMemory, dhN });
+    await this.input.backward(dx);
+  }
+
+  private contextOf(hN: Tensor, batch: number): Float32Array {
+    const D = this.rnn.numDirections, H = this.rnn.hiddenSize, last = (this.rnn.numLayers - 1) * D;
+    const context = new Float32Array(batch * D * H);
+    for (let d = 0; d < D; d++) {
+      for (let b = 0; b < batch; b++) {
+        context.set(hN.data.subarray(((last + d) * batch + b) * H, ((last + d) * batch + b + 1) * H), (b * D + d) * H);
+      }
+    }
+    return context;
+  }
+
+  private contextGradientToState(dContext: Float32Array): Tensor {
+    const D = this.rnn.numDirections, H = this.rnn.hiddenSize, L = this.rnn.numLayers;
+    const batch = dContext.length / (D * H), last = (L - 1) * D;
+    const dhN = new Float32Array(L * D * batch * H);
+    for (let d = 0; d < D; d++) {
+      for (let b = 0; b < batch; b++) {
+        dhN.set(dContext.subarray((b * D + d) * H, (b * D + d + 1) * H), ((last + d) * batch + b) * H);
+      }
+    }
+    return { data: dhN, shape: [L * D, batch, H] };
+  }
+}

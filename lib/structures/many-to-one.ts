@@ -1,0 +1,131 @@
+// N vs 1: read the whole sequence, predict from each sequence's last valid
+// step (a bidirectional encoder contributes both directions' final states):
+// classification over classes, or regression to a real vector.
+
+import { checkObject, checkSeed, describe } from '../check';
+import { typeError, valueError } from '../errors';
+import { Linear } from '../layers/linear';
+import { logSoftmax } from '../train/losses';
+import { Encoder } from './encoder';
+import { argmaxRows, classObjective, realObjective } from './objectives';
+import type { SequenceData } from './sequence-input';
+import { SequenceModel, type BatchResult, type TrainContext } from './sequence-model';
+import { checkInputSpec, checkOutputSpec, checkRecurrentSpec, type InputSpec, type OutputSpec, type RecurrentSpec } from './specs';
+
+export interface ManyToOneOptions {
+  input: InputSpec;
+  recurrent: RecurrentSpec;
+  output: OutputSpec;
+  seed?: number;
+}
+
+export interface ManyToOneExample {
+  input: SequenceData;
+  /** A class id, or a vector of output.size. */
+  target: number | readonly number[];
+}
+
+export class ManyToOne extends SequenceModel<ManyToOneExample> {
+  readonly kind = 'ManyToOne';
+  readonly encoder: Encoder;
+  readonly head: Linear;
+  private readonly options: Required<ManyToOneOptions>;
+
+  constructor(options: ManyToOneOptions) {
+    const o = checkObject('ManyToOne options', options);
+    const input = checkInputSpec('input', o.input);
+    const recurrent = checkRecurrentSpec('recurrent', o.recurrent);
+    const output = checkOutputSpec('output', o.output);
+    const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
+    const encoder = new Encoder(input, recurrent, seed);
+    const width = output.type === 'classes' ? output.numClasses : output.size;
+    const head = new Linear({ inFeatures: encoder.outputSize, outFeatures: width, seed: seed + 10 });
+    super([...encoder.modules('encoder'), ['head', head]], seed);
+    this.encoder = encoder;
+    this.head = head;
+    this.options = { input, recurrent, output, seed };
+  }
+
+  config(): Record<string, unknown> {
+    return { ...this.options };
+  }
+
+  exampleLength(example: ManyToOneExample): number {
+    return example.input.length;
+  }
+
+  checkExamples(data: readonly ManyToOneExample[], name: string): void {
+    if (!Array.isArray(data)) throw typeError(`${name}: expected an array of examples, got ${describe(data)}`);
+    const out = this.options.output;
+    data.forEach((e, i) => {
+      const ex = checkObject(`${name}[${i}]`, e);
+      this.encoder.input.check(`${name}[${i}].input`, ex.input);
+      const t = ex.target;
+      if (out.type === 'classes') {
+        if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= out.numClasses) {
+          throw valueError(`${name}[${i}].target: expected a class id in [0, ${out.numClasses}), got ${describe(t)}`);
+        }
+      } else if (!Array.isArray(t) || t.length !== out.size || !t.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+        throw valueError(`${name}[${i}].target: expected ${out.size} finite numbers, got ${describe(t)}`);
+      }
+    });
+  }
+
+  async trainBatch(batch: ManyToOneExample[], context: TrainContext): Promise<BatchResult> {
+    return this.run(batch, true, context);
+  }
+
+  async evaluateBatch(batch: ManyToOneExample[]): Promise<BatchResult> {
+    return this.run(batch, false, null);
+  }
+
+  /** Class probabilities [numClasses] (classes) or the predicted vector (real), per input. */
+  predictProba(inputs: readonly SequenceData[]): number[][] {
+    if (!Array.isArray(inputs)) throw typeError(`inputs: expected an array of sequences, got ${describe(inputs)}`);
+    if (inputs.length === 0) return [];
+    inputs.forEach((seq, i) => this.encoder.input.check(`inputs[${i}]`, seq));
+    const { embedding, size } = this.encoder.input;
+    const out: number[][] = [];
+    for (const seq of inputs) {  // one at a time: no padding, exact last step
+      const T = seq.length;
+      const x = embedding
+        ? embedding.forward(Int32Array.from(seq as number[]), [T, 1])
+        : { data: Float32Array.from((seq as number[][]).flat()), shape: [T, 1, size] };
+      const r = this.encoder.rnn.forward(x);
+      const D = this.encoder.rnn.numDirections, H = this.encoder.rnn.hiddenSize, last = (this.encoder.rnn.numLayers - 1) * D;
+      const feature = r.hN.data.slice(last * H, (last + D) * H);
+      const y = this.head.forward({ data: feature, shape: [1, D * H] });
+      out.push(Array.from(this.options.output.type === 'classes' ? logSoftmax(y).data.map(Math.exp) : y.data));
+    }
+    return out;
+  }
+
+  /** Class ids (classes) or vectors (real). */
+  predict(inputs: readonly SequenceData[]): Array<number | number[]> {
+    const proba = this.predictProba(inputs);
+    if (this.options.output.type !== 'classes') return proba;
+    return proba.map((p) => argmaxRows(Float32Array.from(p), p.length)[0]);
+  }
+
+  private async run(batch: ManyToOneExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
+    const out = this.options.output;
+    const enc = await this.encoder.forward(batch.map((e) => e.input), { training, random: context?.random });
+    const B = enc.batch;
+    const y = await this.head.forwardAsync({ data: enc.context, shape: [B, this.encoder.outputSize] }, { training });
+    const weights = new Float32Array(B).fill(1);
+    let objective;
+    let count;
+    if (out.type === 'classes') {
+      count = B;
+      objective = await classObjective(y, Int32Array.from(batch, (e) => e.target as number), weights, out.labelSmoothing ?? 0, count);
+    } else {
+      count = B * out.size;
+      objective = await realObjective(y, Float32Array.from(batch.flatMap((e) => e.target as number[])), weights, count);
+    }
+    if (training) {
+      const dContext = await this.head.backwardAsync(objective.grad);
+      await this.encoder.backward({ dContext: dContext.data });
+    }
+    return { loss: objective.sum, count };
+  }
+}

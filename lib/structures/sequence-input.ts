@@ -1,0 +1,85 @@
+// Turns a batch of input sequences into a time-major tensor [T, B, F]:
+// token ids through an Embedding, or feature vectors as they are. Also checks
+// examples, so bad data is refused before training starts.
+
+import { describe } from '../check';
+import { shapeError, typeError, valueError } from '../errors';
+import { Embedding } from '../layers/embedding';
+import type { ParameterModule } from '../layers/module';
+import type { Tensor } from '../tensor';
+import { padFeatures, padTokens } from '../train/batching';
+import type { InputSpec } from './specs';
+
+/** One input sequence: token ids, or one feature vector per step. */
+export type SequenceData = readonly number[] | ReadonlyArray<readonly number[]>;
+
+export interface EncodedInput {
+  x: Tensor;
+  lengths: Int32Array;
+  steps: number;
+  batch: number;
+}
+
+export class SequenceInput {
+  readonly spec: InputSpec;
+  readonly embedding: Embedding | null;
+
+  constructor(spec: InputSpec, seed: number) {
+    this.spec = spec;
+    this.embedding = spec.type === 'tokens'
+      ? new Embedding({ numEmbeddings: spec.vocabSize, embeddingDim: spec.embeddingSize, seed })
+      : null;
+  }
+
+  /** Width F of each step of x. */
+  get size(): number {
+    return this.spec.type === 'tokens' ? this.spec.embeddingSize : this.spec.size;
+  }
+
+  modules(prefix: string): Array<[string, ParameterModule]> {
+    return this.embedding ? [[`${prefix}.embedding`, this.embedding]] : [];
+  }
+
+  /** Throws a TypeError/RangeError naming `name` when the sequence does not fit the spec. */
+  check(name: string, seq: unknown): void {
+    if (!Array.isArray(seq)) throw typeError(`${name}: expected an array (one entry per step), got ${describe(seq)}`);
+    if (seq.length === 0) throw shapeError(`${name}: expected at least one step, got an empty sequence`);
+    const spec = this.spec;
+    if (spec.type === 'tokens') {
+      seq.forEach((id, t) => {
+        if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= spec.vocabSize) {
+          throw valueError(`${name}[${t}]: expected a token id in [0, ${spec.vocabSize}), got ${describe(id)}`);
+        }
+      });
+    } else {
+      seq.forEach((step, t) => {
+        if (!Array.isArray(step) && !ArrayBuffer.isView(step)) {
+          throw typeError(`${name}[${t}]: expected a feature vector of ${spec.size} numbers, got ${describe(step)}`);
+        }
+        const v = step as ArrayLike<number>;
+        if (v.length !== spec.size) throw shapeError(`${name}[${t}]: expected ${spec.size} features, got ${v.length}`);
+        for (let i = 0; i < v.length; i++) {
+          if (typeof v[i] !== 'number' || !Number.isFinite(v[i])) {
+            throw valueError(`${name}[${t}][${i}]: expected a finite number, got ${describe(v[i])}`);
+          }
+        }
+      });
+    }
+  }
+
+  async encode(sequences: readonly SequenceData[], training: boolean): Promise<EncodedInput> {
+    const batch = sequences.length;
+    if (this.embedding) {
+      const { ids, lengths, steps } = padTokens(sequences as ReadonlyArray<readonly number[]>);
+      const x = await this.embedding.forwardAsync(ids, [steps, batch], { training });
+      return { x, lengths, steps, batch };
+    }
+    const { data, lengths, steps } = padFeatures(sequences as ReadonlyArray<ReadonlyArray<readonly number[]>>, this.size);
+    return { x: { data, shape: [steps, batch, this.size] }, lengths, steps, batch };
+  }
+
+  /** Accumulates the embedding's gradient from d(x); nothing to do for features. */
+  async backward(dx: Tensor): Promise<void> {
+    if (this.embedding) await this.embedding.backwardAsync(dx);
+  }
+}

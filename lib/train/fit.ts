@@ -1,0 +1,232 @@
+// The training loop every structure shares: seeded shuffling and bucketing,
+// one optimizer step per batch (global-norm clipping, LR schedule), a guard
+// against non-finite losses and gradients, validation, early stopping,
+// per-batch and per-epoch reports, checkpoints and bit-identical resume.
+// Heavy work runs in native worker threads, so the event loop stays free.
+
+import { performance } from 'node:perf_hooks';
+import { checkObject, checkPositiveInteger, checkSeed, describe } from '../check';
+import { RnnkitError, typeError, valueError } from '../errors';
+import { native } from '../native';
+import { Random } from '../random';
+import type { SequenceModel } from '../structures/sequence-model';
+import { makeBatches } from './batching';
+import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint';
+import { Adam, AdamW, SGD, clipGradNorm, type Optimizer } from './optimizers';
+import type { Schedule } from './schedules';
+
+export type OptimizerSpec =
+  | { type: 'sgd'; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number }
+  | { type: 'adam' | 'adamw'; lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number };
+
+export interface BatchReport {
+  epoch: number;
+  batch: number;
+  batches: number;
+  /** Mean loss of this batch (per token, sequence or value, as the model counts). */
+  loss: number;
+  sequences: number;
+  sequencesPerSecond: number;
+  gradNorm: number;
+  lr: number;
+  skipped: boolean;
+}
+
+export interface EpochReport {
+  epoch: number;
+  loss: number;
+  validationLoss?: number;
+  seconds: number;
+  sequencesPerSecond: number;
+}
+
+export interface FitOptions<Example> {
+  epochs?: number;
+  batchSize?: number;
+  /** An optimizer, or its spec (default Adam, lr 1e-3). */
+  optimizer?: Optimizer | OptimizerSpec;
+  /** Learning rate per optimizer step (overrides the optimizer's lr). */
+  schedule?: Schedule;
+  /** Clip the global gradient norm to this value. */
+  clipNorm?: number;
+  validation?: readonly Example[];
+  earlyStopping?: { patience: number; minDelta?: number; restoreBest?: boolean };
+  shuffle?: boolean;
+  /** Seed of the data order (default 0). */
+  seed?: number;
+  /** Stop after this much wall time (checked between batches). */
+  timeBudgetMs?: number;
+  /** Non-finite loss or gradient: throw (default) or skip the batch. Weights never take NaN. */
+  onNonFinite?: 'throw' | 'skip';
+  /** Save a checkpoint (model, optimizer, generators, counters) after every epoch. */
+  checkpointPath?: string;
+  /** Continue from a checkpoint written by checkpointPath (same data and options). */
+  resumeFrom?: string;
+  onBatchEnd?: (report: BatchReport) => void | Promise<void>;
+  onEpochEnd?: (report: EpochReport) => void | Promise<void>;
+}
+
+export interface FitHistory {
+  epochs: EpochReport[];
+  stoppedEarly: boolean;
+  bestEpoch: number | null;
+  skippedBatches: number;
+}
+
+export function makeOptimizer(spec: Optimizer | OptimizerSpec | undefined): Optimizer {
+  if (spec === undefined) return new Adam({ lr: 1e-3 });
+  if (typeof (spec as Optimizer).step === 'function') return spec as Optimizer;
+  const o = checkObject('optimizer', spec) as OptimizerSpec;
+  switch (o.type) {
+    case 'sgd': return new SGD(o);
+    case 'adam': return new Adam(o);
+    case 'adamw': return new AdamW(o);
+    default: throw valueError(`optimizer.type: expected 'sgd', 'adam' or 'adamw', got ${describe((o as { type: unknown }).type)}`);
+  }
+}
+
+export async function fit<Example>(model: SequenceModel<Example>, data: readonly Example[],
+  options: FitOptions<Example> = {}): Promise<FitHistory> {
+  const o = checkFitOptions(options);
+  model.checkExamples(data, 'data');
+  if (data.length === 0) throw valueError('data: expected at least one example');
+  if (o.validation) model.checkExamples(o.validation, 'validation');
+  const optimizer = makeOptimizer(o.optimizer);
+  return model.exclusive(async () => {
+    const dataRandom = new Random(o.seed);
+    const state: TrainerState = {
+      epoch: 0, step: 0, bestLoss: null, bestEpoch: null, badEpochs: 0, history: [], skippedBatches: 0,
+      dataRandom: dataRandom.getState(), modelRandom: model.random.getState(),
+    };
+    let best: Float32Array | null = null;
+    if (o.resumeFrom) {
+      const restored = loadCheckpoint(o.resumeFrom, model, optimizer);
+      Object.assign(state, restored);
+      dataRandom.setState(state.dataRandom);
+      model.random.setState(state.modelRandom);
+    }
+    const started = performance.now();
+    let stoppedEarly = false;
+    let outOfTime = false;
+    while (state.epoch < o.epochs && !stoppedEarly && !outOfTime) {
+      const epoch = state.epoch + 1;
+      const epochStart = performance.now();
+      const batches = makeBatches(data, (e) => model.exampleLength(e), {
+        batchSize: o.batchSize, random: o.shuffle ? dataRandom : null,
+      });
+      let lossSum = 0, countSum = 0, sequences = 0;
+      for (let i = 0; i < batches.length; i++) {
+        if (o.timeBudgetMs !== undefined && performance.now() - started > o.timeBudgetMs) { outOfTime = true; break; }
+        const batchStart = performance.now();
+        model.zeroGrad();
+        const result = await model.trainBatch(batches[i], { random: model.random });
+        const gradNorm = o.clipNorm !== undefined ? clipGradNorm(model.gradients, o.clipNorm) : gradientNorm(model.gradients);
+        const finite = Number.isFinite(result.loss) && Number.isFinite(gradNorm);
+        if (finite) {
+          if (o.schedule) optimizer.lr = o.schedule(state.step);
+          await optimizer.stepAsync(model.parameters, model.gradients);
+          state.step++;
+          lossSum += result.loss;
+          countSum += result.count;
+        } else if (o.onNonFinite === 'skip') {
+          state.skippedBatches++;
+        } else {
+          throw new RnnkitError(`training stopped at epoch ${epoch}, batch ${i + 1}: non-finite ` +
+            `${Number.isFinite(result.loss) ? 'gradient' : 'loss'} (loss ${result.loss}, gradient norm ${gradNorm}); ` +
+            'the weights were not updated. Lower the learning rate, set clipNorm, or pass onNonFinite: \'skip\'.',
+          'ERR_RNNKIT_NONFINITE');
+        }
+        sequences += batches[i].length;
+        await o.onBatchEnd?.({
+          epoch, batch: i + 1, batches: batches.length, loss: result.count > 0 ? result.loss / result.count : 0,
+          sequences: batches[i].length, sequencesPerSecond: batches[i].length / ((performance.now() - batchStart) / 1000),
+          gradNorm, lr: optimizer.lr, skipped: !finite,
+        });
+      }
+      if (outOfTime && sequences === 0) break;
+      const report: EpochReport = {
+        epoch, loss: countSum > 0 ? lossSum / countSum : NaN, seconds: (performance.now() - epochStart) / 1000,
+        sequencesPerSecond: sequences / ((performance.now() - epochStart) / 1000),
+      };
+      if (o.validation) report.validationLoss = await evaluateLoss(model, o.validation, o.batchSize);
+      state.history.push(report);
+      state.epoch = epoch;
+      if (o.earlyStopping && report.validationLoss !== undefined) {
+        const minDelta = o.earlyStopping.minDelta ?? 0;
+        if (state.bestLoss === null || report.validationLoss < state.bestLoss - minDelta) {
+          state.bestLoss = report.validationLoss;
+          state.bestEpoch = epoch;
+          state.badEpochs = 0;
+          if (o.earlyStopping.restoreBest) best = model.parameters.slice();
+        } else if (++state.badEpochs >= o.earlyStopping.patience) {
+          stoppedEarly = true;
+        }
+      }
+      await o.onEpochEnd?.(report);
+      if (o.checkpointPath) {
+        state.dataRandom = dataRandom.getState();
+        state.modelRandom = model.random.getState();
+        saveCheckpoint(o.checkpointPath, model, optimizer, state);
+      }
+    }
+    if (best && o.earlyStopping?.restoreBest) model.parameters.set(best);
+    return { epochs: state.history, stoppedEarly, bestEpoch: state.bestEpoch, skippedBatches: state.skippedBatches };
+  });
+}
+
+/** Mean loss over a data set, in batches (no gradients). */
+export async function evaluateLoss<Example>(model: SequenceModel<Example>, data: readonly Example[], batchSize = 64): Promise<number> {
+  let loss = 0, count = 0;
+  for (const batch of makeBatches(data, (e) => model.exampleLength(e), { batchSize, random: null, bucket: false })) {
+    const r = await model.evaluateBatch(batch);
+    loss += r.loss;
+    count += r.count;
+  }
+  return count > 0 ? loss / count : NaN;
+}
+
+function gradientNorm(grads: Float32Array): number {
+  const sum = new Float64Array(1);
+  native.sumSquares(grads, sum);
+  return Math.sqrt(sum[0]);
+}
+
+function checkFitOptions<Example>(options: FitOptions<Example>) {
+  const o = checkObject('options', options);
+  const fn = (name: string) => {
+    const f = o[name];
+    if (f !== undefined && typeof f !== 'function') throw typeError(`${name}: expected a function, got ${describe(f)}`);
+    return f;
+  };
+  const positive = (name: string) => {
+    const v = o[name];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw valueError(`${name}: expected a positive number, got ${describe(v)}`);
+    return v;
+  };
+  const nonFinite = o.onNonFinite ?? 'throw';
+  if (nonFinite !== 'throw' && nonFinite !== 'skip') throw valueError(`onNonFinite: expected 'throw' or 'skip', got ${describe(nonFinite)}`);
+  const early = o.earlyStopping === undefined ? undefined : checkObject('earlyStopping', o.earlyStopping);
+  if (early) checkPositiveInteger('earlyStopping.patience', early.patience);
+  if (early && !o.validation) throw valueError('earlyStopping: needs validation data');
+  for (const name of ['checkpointPath', 'resumeFrom']) {
+    if (o[name] !== undefined && typeof o[name] !== 'string') throw typeError(`${name}: expected a file path, got ${describe(o[name])}`);
+  }
+  return {
+    epochs: o.epochs === undefined ? 10 : checkPositiveInteger('epochs', o.epochs, 1e6),
+    batchSize: o.batchSize === undefined ? 32 : checkPositiveInteger('batchSize', o.batchSize, 1e6),
+    optimizer: o.optimizer as Optimizer | OptimizerSpec | undefined,
+    schedule: fn('schedule') as Schedule | undefined,
+    clipNorm: positive('clipNorm'),
+    validation: o.validation as readonly Example[] | undefined,
+    earlyStopping: early as FitOptions<Example>['earlyStopping'],
+    shuffle: o.shuffle === undefined ? true : o.shuffle === true,
+    seed: o.seed === undefined ? 0 : checkSeed('seed', o.seed),
+    timeBudgetMs: positive('timeBudgetMs'),
+    onNonFinite: nonFinite as 'throw' | 'skip',
+    checkpointPath: o.checkpointPath as string | undefined,
+    resumeFrom: o.resumeFrom as string | undefined,
+    onBatchEnd: fn('onBatchEnd') as FitOptions<Example>['onBatchEnd'],
+    onEpochEnd: fn('onEpochEnd') as FitOptions<Example>['onEpochEnd'],
+  };
+}
