@@ -3,6 +3,7 @@
 // s_i = cell([x_i ; c_i], s_{i-1}), output_i = [s_i ; c_i].
 // Scores: 'bahdanau' v.tanh(W_q s + W_k h_j + b_k); 'luong-dot' s.h_j; 'luong-general' s.(W h_j).
 
+import { BusyGuard } from '../busy';
 import { checkBoolean, checkLengths, checkObject, checkPositiveInteger, checkTensor, describe } from '../check';
 import { RnnkitError, shapeError, typeError, valueError } from '../errors';
 import { native, NativeCell, NativeScore, type NativeDecoderShape } from '../native';
@@ -80,7 +81,7 @@ export class AttentionDecoder extends ParameterModule {
   readonly bias: boolean;
   private recorded: Recorded | null = null;
   private stepWorkspace: { key: string; data: Float32Array } | null = null;
-  private pending = 0;
+  private readonly busy = new BusyGuard('decoder');
 
   constructor(options: AttentionDecoderOptions) {
     const o = checkObject('AttentionDecoder options', options);
@@ -155,7 +156,7 @@ export class AttentionDecoder extends ParameterModule {
 
   async forwardAsync(x: Tensor, memory: Tensor, options: AttentionForwardOptions = {}): Promise<AttentionDecoderOutput> {
     const call = this.prepareForward(x, memory, options);
-    await this.track(native.attentionDecoderForwardAsync(...call.args));
+    await this.busy.track(native.attentionDecoderForwardAsync(...call.args));
     if (call.record) this.recorded = call.record;
     return call.result;
   }
@@ -168,7 +169,7 @@ export class AttentionDecoder extends ParameterModule {
 
   async backwardAsync(grads: { dOutput?: Tensor; dhN?: Tensor; dcN?: Tensor } = {}): Promise<AttentionDecoderGradients> {
     const call = this.prepareBackward(grads);
-    await this.track(native.attentionDecoderBackwardAsync(...call.args));
+    await this.busy.track(native.attentionDecoderBackwardAsync(...call.args));
     return call.result;
   }
 
@@ -186,9 +187,7 @@ export class AttentionDecoder extends ParameterModule {
   }
 
   protected override assertIdle(): void {
-    if (this.pending > 0) {
-      throw new RnnkitError('an async forward/backward is still running on this decoder; await it first', 'ERR_RNNKIT_BUSY');
-    }
+    this.busy.assertIdle();
   }
 
   protected override onParametersLoaded(): void {
@@ -282,14 +281,5 @@ export class AttentionDecoder extends ParameterModule {
     };
     if (dc0) result.dc0 = { data: dc0, shape: [1, B, H] };
     return { args, result };
-  }
-
-  private async track(work: Promise<void>): Promise<void> {
-    this.pending++;
-    try {
-      await work;
-    } finally {
-      this.pending--;
-    }
   }
 }

@@ -3,6 +3,7 @@
 // names) over one native call per pass. Parameters and gradients each live
 // in one flat Float32Array, so optimizers, clipping and saving are one pass.
 
+import { BusyGuard } from '../busy';
 import { checkBoolean, checkLengths, checkNumberInRange, checkObject, checkPositiveInteger, checkSeed, checkTensor, describe, formatShape } from '../check';
 import { RnnkitError, shapeError, typeError, valueError } from '../errors';
 import { native, NativeCell, type NativeRecurrentStack } from '../native';
@@ -77,7 +78,7 @@ export abstract class Recurrent extends ParameterModule {
   private readonly usesCellState: boolean;
   private recorded: { steps: number; batch: number } | null = null;
   private randomBeforeForward: number[] | null = null;
-  private pending = 0;
+  private readonly busy = new BusyGuard('layer');
   private disposed = false;
 
   protected constructor(cell: NativeCell, options: RecurrentOptions, className: string) {
@@ -132,7 +133,7 @@ export abstract class Recurrent extends ParameterModule {
   /** Same as forward, computed on a native worker thread; the event loop stays free. */
   async forwardAsync(x: Tensor, options: ForwardOptions = {}): Promise<RecurrentOutput> {
     const call = this.prepareForward(x, options);
-    await this.track(this.refusedKeepsRandom(() => this.stack.forwardAsync(...call.args)));
+    await this.busy.track(this.refusedKeepsRandom(() => this.stack.forwardAsync(...call.args)));
     this.recorded = call.record;
     return call.result;
   }
@@ -160,7 +161,7 @@ export abstract class Recurrent extends ParameterModule {
 
   async backwardAsync(grads: OutputGradients = {}): Promise<InputGradients> {
     const call = this.prepareBackward(grads);
-    await this.track(this.stack.backwardAsync(...call.args));
+    await this.busy.track(this.stack.backwardAsync(...call.args));
     return call.result;
   }
 
@@ -239,21 +240,9 @@ export abstract class Recurrent extends ParameterModule {
     return { args, result };
   }
 
-  private async track(work: Promise<void>): Promise<void> {
-    this.pending++;
-    try {
-      await work;
-    } finally {
-      this.pending--;
-    }
-  }
-
   protected override assertIdle(): void {
     if (this.disposed) throw new RnnkitError('this layer was disposed; create a new one', 'ERR_RNNKIT_DISPOSED');
-    if (this.pending > 0) {
-      throw new RnnkitError('an async forward/backward is still running on this layer; await it first',
-        'ERR_RNNKIT_BUSY');
-    }
+    this.busy.assertIdle();
   }
 }
 

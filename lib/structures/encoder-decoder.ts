@@ -130,14 +130,8 @@ export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
 
   /** Encodes one source sequence (batch of 1) for decoding. */
   private encodeSync(seq: SequenceData): DecoderSource {
-    const { embedding, size } = this.encoder.input;
-    const T = seq.length;
-    const x = embedding
-      ? embedding.forward(Int32Array.from(seq as number[]), [T, 1])
-      : { data: Float32Array.from((seq as number[][]).flat()), shape: [T, 1, size] };
-    const r = this.encoder.rnn.forward(x);
-    const D = this.encoder.rnn.numDirections, H = this.encoder.rnn.hiddenSize, last = (this.encoder.rnn.numLayers - 1) * D;
-    return { batch: 1, context: r.hN.data.slice(last * H, (last + D) * H), memory: r.output, sourceLengths: Int32Array.of(T) };
+    const { memory, context } = this.encoder.encodeOne(seq);
+    return { batch: 1, context, memory, sourceLengths: Int32Array.of(seq.length) };
   }
 
   private greedyWithAttention(state: unknown, maxLength: number): Translation {

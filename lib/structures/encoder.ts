@@ -49,6 +49,17 @@ export class Encoder {
     return { memory: out.output, context: this.contextOf(out.hN, batch), lengths, steps, batch, hN: out.hN, cN: out.cN };
   }
 
+  /** One sequence, inference only, on the JS thread (prediction and decoding): memory [T,1,D*H], context [1,D*H]. */
+  encodeOne(sequence: SequenceData): { memory: Tensor; context: Float32Array } {
+    const { embedding, size } = this.input;
+    const T = sequence.length;
+    const x = embedding
+      ? embedding.forward(Int32Array.from(sequence as number[]), [T, 1])
+      : { data: Float32Array.from((sequence as number[][]).flat()), shape: [T, 1, size] };
+    const out = this.rnn.forward(x);
+    return { memory: out.output, context: this.contextOf(out.hN, 1) };
+  }
+
   /** Gradients from the memory and/or the context back through the stack and the input. */
   async backward(grads: { dMemory?: Tensor; dContext?: Float32Array }): Promise<void> {
     const dhN = grads.dContext ? this.contextGradientToState(grads.dContext) : undefined;

@@ -84,20 +84,11 @@ export class ManyToOne extends SequenceModel<ManyToOneExample> {
     if (!Array.isArray(inputs)) throw typeError(`inputs: expected an array of sequences, got ${describe(inputs)}`);
     if (inputs.length === 0) return [];
     inputs.forEach((seq, i) => this.encoder.input.check(`inputs[${i}]`, seq));
-    const { embedding, size } = this.encoder.input;
-    const out: number[][] = [];
-    for (const seq of inputs) {  // one at a time: no padding, exact last step
-      const T = seq.length;
-      const x = embedding
-        ? embedding.forward(Int32Array.from(seq as number[]), [T, 1])
-        : { data: Float32Array.from((seq as number[][]).flat()), shape: [T, 1, size] };
-      const r = this.encoder.rnn.forward(x);
-      const D = this.encoder.rnn.numDirections, H = this.encoder.rnn.hiddenSize, last = (this.encoder.rnn.numLayers - 1) * D;
-      const feature = r.hN.data.slice(last * H, (last + D) * H);
-      const y = this.head.forward({ data: feature, shape: [1, D * H] });
-      out.push(Array.from(this.options.output.type === 'classes' ? logSoftmax(y).data.map(Math.exp) : y.data));
-    }
-    return out;
+    return inputs.map((seq) => {  // one at a time: no padding, exact last step
+      const { context } = this.encoder.encodeOne(seq);
+      const y = this.head.forward({ data: context, shape: [1, this.encoder.outputSize] });
+      return Array.from(this.options.output.type === 'classes' ? logSoftmax(y).data.map(Math.exp) : y.data);
+    });
   }
 
   /** Class ids (classes) or vectors (real). */
