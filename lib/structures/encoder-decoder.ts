@@ -6,7 +6,7 @@
 // encoder outputs, and the decoder starts from a bridge of c.
 
 import { checkNumberInRange, checkObject, checkPositiveInteger, checkSeed, describe } from '../check';
-import { typeError, valueError } from '../errors';
+import { shapeError, typeError, valueError } from '../errors';
 import type { AttentionKind } from '../layers/attention-decoder';
 import { AttentiveDecoder } from './attentive-decoder';
 import { ConditionedDecoder } from './conditioned-decoder';
@@ -58,7 +58,11 @@ export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
     const o = checkObject('EncoderDecoder options', options);
     const input = checkInputSpec('input', o.input);
     const encoderSpec = checkRecurrentSpec('encoder', o.encoder);
-    const decoderSpec = checkRecurrentSpec('decoder', { ...checkObject('decoder', o.decoder), bidirectional: false });
+    const decoderObject = checkObject('decoder', o.decoder);
+    if (decoderObject.bidirectional !== undefined && decoderObject.bidirectional !== false) {
+      throw valueError(`decoder.bidirectional: a decoder generates left to right, so it cannot be bidirectional, got ${describe(decoderObject.bidirectional)}`);
+    }
+    const decoderSpec = checkRecurrentSpec('decoder', { ...decoderObject, bidirectional: false });
     const output = checkTokenOutputSpec('output', o.output);
     const context = o.context ?? 'initial-state';
     if (context !== 'initial-state' && context !== 'every-step') {
@@ -73,6 +77,11 @@ export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
     const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
     if (attention !== 'none' && (decoderSpec.numLayers ?? 1) !== 1) {
       throw valueError(`decoder.numLayers: the attention decoder has one layer, got ${decoderSpec.numLayers}`);
+    }
+    const encoderSize = encoderSpec.hiddenSize * (encoderSpec.bidirectional ? 2 : 1);
+    if (attention === 'luong-dot' && decoderSpec.hiddenSize !== encoderSize) {
+      throw shapeError(`decoder.hiddenSize: attention 'luong-dot' scores s.h_j, so it must equal the encoder's output size ` +
+        `(encoder.hiddenSize ${encoderSpec.hiddenSize}${encoderSpec.bidirectional ? ' x 2 directions' : ''} = ${encoderSize}), got ${decoderSpec.hiddenSize}`);
     }
     const encoder = new Encoder(input, encoderSpec, seed);
     const decoder: TokenDecoder<unknown> = attention === 'none'

@@ -90,18 +90,19 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
     return this.run(batch, false, null);
   }
 
-  /** Per-step predictions: class ids (classes) or vectors (real). */
+  /** Per-step predictions: class ids (classes) or vectors (real), one forward pass per sequence (as in training). */
   predict(inputs: readonly SequenceData[]): Array<number[] | number[][]> {
     this.checkInputs(inputs);
+    const { embedding, size } = this.encoder.input;
+    const W = this.head.outFeatures;
     return inputs.map((seq) => {
-      let state: StreamState | undefined;
-      const out: Array<number | number[]> = [];
-      for (const step of seq) {
-        const r = this.step([step], state);
-        state = r.state;
-        out.push(this.options.output.type === 'classes' ? argmaxRows(r.outputs, r.outputs.length)[0] : Array.from(r.outputs));
-      }
-      return out as number[] | number[][];
+      const T = seq.length;
+      const x = embedding
+        ? embedding.forward(Int32Array.from(seq as number[]), [T, 1])
+        : { data: Float32Array.from((seq as number[][]).flat()), shape: [T, 1, size] };
+      const y = this.head.forward(this.encoder.rnn.forward(x).output).data;
+      if (this.options.output.type === 'classes') return Array.from(argmaxRows(y, W));
+      return Array.from({ length: T }, (_, t) => Array.from(y.subarray(t * W, (t + 1) * W)));
     });
   }
 
@@ -110,6 +111,8 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
    * or a feature vector. Returns class probabilities (classes) or values (real) [B, width].
    */
   step(inputs: ReadonlyArray<number | readonly number[]>, state?: StreamState): { outputs: Float32Array; state: StreamState } {
+    this.assertStreamable('step');
+    if (!Array.isArray(inputs)) throw typeError(`inputs: expected an array (one step input per stream), got ${describe(inputs)}`);
     this.checkInputs(inputs.map((s) => [s] as SequenceData));
     const B = inputs.length;
     const x = this.encoder.input.embedding
@@ -127,6 +130,7 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
     if (spec.input.type !== 'tokens' || spec.output.type !== 'classes' || spec.input.vocabSize !== spec.output.numClasses) {
       throw typeError('generate: needs token inputs and class outputs over the same vocabulary');
     }
+    this.assertStreamable('generate');
     this.checkInputs([prompt]);
     const o = checkGenerateOptions(options);
     const endToken = options.endToken ?? -1;
@@ -148,6 +152,13 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
     const x = this.encoder.input.embedding!.forward(tokens, [1, tokens.length]);
     const out = this.encoder.rnn.forward(x, { h0: state?.h, c0: state?.c });
     return { logProbs: logSoftmax(this.head.forward(out.output)).data, state: { h: out.hN, c: out.cN } };
+  }
+
+  /** A bidirectional stack reads each sequence from both ends, so it cannot run one step at a time. */
+  private assertStreamable(what: string): void {
+    if (this.encoder.rnn.bidirectional) {
+      throw typeError(`${what}: a bidirectional model needs the whole sequence at once; use predict() instead`);
+    }
   }
 
   private checkInputs(inputs: readonly SequenceData[]): void {

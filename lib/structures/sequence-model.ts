@@ -2,8 +2,8 @@
 // views of one flat buffer (gradients likewise), a seeded generator for
 // everything random in training, and the fit / evaluate / save entry points.
 
-import { checkObject } from '../check';
-import { RnnkitError } from '../errors';
+import { checkObject, checkPositiveInteger } from '../check';
+import { RnnkitError, valueError } from '../errors';
 import { elementCount, type ParameterModule } from '../layers/module';
 import { MODEL_FORMAT } from '../io/model-format';
 import { saveSafetensors } from '../io/safetensors';
@@ -65,9 +65,12 @@ export abstract class SequenceModel<Example> {
   }
 
   /** Mean loss over `data` (per token, sequence or value, as in training). */
-  evaluate(data: readonly Example[], options: { batchSize?: number } = {}): Promise<number> {
+  async evaluate(data: readonly Example[], options: { batchSize?: number } = {}): Promise<number> {
+    const o = checkObject('options', options);
+    const batchSize = o.batchSize === undefined ? 64 : checkPositiveInteger('batchSize', o.batchSize, 1e6);
     this.checkExamples(data, 'data');
-    return this.exclusive(() => evaluateLoss(this, data, options.batchSize ?? 64));
+    if (data.length === 0) throw valueError('data: expected at least one example');
+    return this.exclusive(() => evaluateLoss(this, data, batchSize));
   }
 
   /** Saves config and weights in one safetensors file, atomically; `extra` metadata travels along. */

@@ -53,9 +53,33 @@ export function loadCheckpoint<E>(path: string, model: SequenceModel<E>, optimiz
     if (name.startsWith('model.')) weights[name.slice(6)] = t;
     else if (name.startsWith('optimizer.')) optimizerState[name.slice(10)] = t;
   }
-  const state = JSON.parse(metadata.trainer ?? 'null') as TrainerState | null;
-  if (!state || typeof state.epoch !== 'number') throw new RnnkitFormatError(`${path}: the checkpoint has no trainer state`);
+  const state = parseTrainerState(path, metadata.trainer);
+  // All or nothing: the weights go back if the optimizer refuses its state.
+  const before = model.parameters.slice();
   model.loadStateDict(weights);
-  optimizer.loadState(optimizerState);
+  try {
+    optimizer.loadState(optimizerState);
+  } catch (error) {
+    model.parameters.set(before);
+    throw error;
+  }
+  return state;
+}
+
+/** The loop's counters and generator states, checked before anything is loaded. */
+function parseTrainerState(path: string, text: string | undefined): TrainerState {
+  let state: TrainerState | null;
+  try {
+    state = JSON.parse(text ?? 'null') as TrainerState | null;
+  } catch (error) {
+    throw new RnnkitFormatError(`${path}: the checkpoint's trainer state is not valid JSON`, { cause: error });
+  }
+  if (!state || typeof state !== 'object') throw new RnnkitFormatError(`${path}: the checkpoint has no trainer state`);
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  const words = (v: unknown) => Array.isArray(v) && v.length === 4 && v.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff);
+  const bad = !count(state.epoch) ? 'epoch' : !count(state.step) ? 'step' : !count(state.skippedBatches) ? 'skippedBatches'
+    : !count(state.badEpochs) ? 'badEpochs' : !Array.isArray(state.history) ? 'history'
+      : !words(state.dataRandom) ? 'dataRandom' : !words(state.modelRandom) ? 'modelRandom' : null;
+  if (bad) throw new RnnkitFormatError(`${path}: the checkpoint's trainer state has an invalid '${bad}'`);
   return state;
 }

@@ -5,7 +5,7 @@
 // Heavy work runs in native worker threads, so the event loop stays free.
 
 import { performance } from 'node:perf_hooks';
-import { checkObject, checkPositiveInteger, checkSeed, describe } from '../check';
+import { checkBoolean, checkObject, checkPositiveInteger, checkSeed, describe } from '../check';
 import { RnnkitError, typeError, valueError } from '../errors';
 import { native } from '../native';
 import { Random } from '../random';
@@ -56,9 +56,12 @@ export interface FitOptions<Example> {
   seed?: number;
   /** Stop after this much wall time (checked between batches). */
   timeBudgetMs?: number;
-  /** Non-finite loss or gradient: throw (default) or skip the batch. Weights never take NaN. */
+  /**
+   * Non-finite loss or gradient, or a step that would make a weight non-finite: throw (default)
+   * or skip the batch (its step undone, optimizer state included). Weights never take NaN or Infinity.
+   */
   onNonFinite?: 'throw' | 'skip';
-  /** Save a checkpoint (model, optimizer, generators, counters) after every epoch. */
+  /** Save a checkpoint (model, optimizer, generators, counters) after every complete epoch. */
   checkpointPath?: string;
   /** Continue from a checkpoint written by checkpointPath (same data and options). */
   resumeFrom?: string;
@@ -75,7 +78,7 @@ export interface FitHistory {
 
 export function makeOptimizer(spec: Optimizer | OptimizerSpec | undefined): Optimizer {
   if (spec === undefined) return new Adam({ lr: 1e-3 });
-  if (typeof (spec as Optimizer).step === 'function') return spec as Optimizer;
+  if (typeof spec === 'object' && spec !== null && typeof (spec as Optimizer).step === 'function') return spec as Optimizer;
   const o = checkObject('optimizer', spec) as OptimizerSpec;
   switch (o.type) {
     case 'sgd': return new SGD(o);
@@ -106,6 +109,12 @@ export async function fit<Example>(model: SequenceModel<Example>, data: readonly
       model.random.setState(state.modelRandom);
     }
     const started = performance.now();
+    // Weights before each step: a step with finite gradients can still overflow (a huge learning
+    // rate); it is then undone, so weights never take NaN or Infinity. With 'skip' the optimizer's
+    // state is restored too (a copy per step, paid only in that mode), so training goes on as if the
+    // batch were absent; with 'throw' training ends, and an optimizer passed in keeps the step's moments.
+    const weightsBefore = new Float32Array(model.parameters.length);
+    const nonFinite = new Float64Array(1);
     let stoppedEarly = false;
     let outOfTime = false;
     while (state.epoch < o.epochs && !stoppedEarly && !outOfTime) {
@@ -121,18 +130,31 @@ export async function fit<Example>(model: SequenceModel<Example>, data: readonly
         model.zeroGrad();
         const result = await model.trainBatch(batches[i], { random: model.random });
         const gradNorm = o.clipNorm !== undefined ? clipGradNorm(model.gradients, o.clipNorm) : gradientNorm(model.gradients);
-        const finite = Number.isFinite(result.loss) && Number.isFinite(gradNorm);
+        let finite = Number.isFinite(result.loss) && Number.isFinite(gradNorm);
+        let overflowed = false;
         if (finite) {
           if (o.schedule) optimizer.lr = o.schedule(state.step);
+          weightsBefore.set(model.parameters);
+          const optimizerBefore = o.onNonFinite === 'skip' ? optimizer.state() : null;
           await optimizer.stepAsync(model.parameters, model.gradients);
+          native.countNonfinite(model.parameters, nonFinite);
+          if (nonFinite[0] > 0) {
+            model.parameters.set(weightsBefore);
+            if (optimizerBefore) optimizer.loadState(optimizerBefore);
+            finite = false;
+            overflowed = true;
+          }
+        }
+        if (finite) {
           state.step++;
           lossSum += result.loss;
           countSum += result.count;
         } else if (o.onNonFinite === 'skip') {
           state.skippedBatches++;
         } else {
-          throw new RnnkitError(`training stopped at epoch ${epoch}, batch ${i + 1}: non-finite ` +
-            `${Number.isFinite(result.loss) ? 'gradient' : 'loss'} (loss ${result.loss}, gradient norm ${gradNorm}); ` +
+          const what = overflowed ? `weights after the optimizer step (${nonFinite[0]} of them; learning rate ${optimizer.lr})`
+            : `${Number.isFinite(result.loss) ? 'gradient' : 'loss'} (loss ${result.loss}, gradient norm ${gradNorm})`;
+          throw new RnnkitError(`training stopped at epoch ${epoch}, batch ${i + 1}: non-finite ${what}; ` +
             'the weights were not updated. Lower the learning rate, set clipNorm, or pass onNonFinite: \'skip\'.',
           'ERR_RNNKIT_NONFINITE');
         }
@@ -163,7 +185,9 @@ export async function fit<Example>(model: SequenceModel<Example>, data: readonly
         }
       }
       await o.onEpochEnd?.(report);
-      if (o.checkpointPath) {
+      // Only a complete epoch is checkpointed: after a stop mid-epoch (timeBudgetMs), the last
+      // checkpoint stays the previous epoch's, so resuming runs the interrupted epoch in full.
+      if (o.checkpointPath && !outOfTime) {
         state.dataRandom = dataRandom.getState();
         state.modelRandom = model.random.getState();
         saveCheckpoint(o.checkpointPath, model, optimizer, state);
@@ -220,7 +244,7 @@ function checkFitOptions<Example>(options: FitOptions<Example>) {
     clipNorm: positive('clipNorm'),
     validation: o.validation as readonly Example[] | undefined,
     earlyStopping: early as FitOptions<Example>['earlyStopping'],
-    shuffle: o.shuffle === undefined ? true : o.shuffle === true,
+    shuffle: o.shuffle === undefined ? true : checkBoolean('shuffle', o.shuffle),
     seed: o.seed === undefined ? 0 : checkSeed('seed', o.seed),
     timeBudgetMs: positive('timeBudgetMs'),
     onNonFinite: nonFinite as 'throw' | 'skip',
