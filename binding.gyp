@@ -1,7 +1,19 @@
-# Builds the addon from source for `npm install` (node-gyp-build falls back to
-# it when no prebuild matches). Sources come from native/sources.json, the one
-# list CMakeLists.txt reads too. Links the system OpenBLAS (Debian: libopenblas-dev).
+# Builds the addon: from source for `npm install` (node-gyp-build falls back to
+# it when no prebuild matches), and the prebuilt binary (`npm run prebuild`).
+# Sources come from native/sources.json, the one list CMakeLists.txt reads too;
+# NAPI_VERSION comes from package.json "binary.napi_versions", the one place it
+# is declared.
+#   default:                   links the system OpenBLAS (Debian: libopenblas-dev);
+#                              scripts/find-openblas.js says what to install if it is missing.
+#   rnnkit_static_openblas=1:  links libopenblas.a (pthread build) into the binary, its
+#                              symbols hidden, so it loads where no OpenBLAS is installed
+#                              (libstdc++ stays shared: Node itself needs it). Set by
+#                              scripts/prebuild.js (RNNKIT_STATIC_OPENBLAS=1 in the environment),
+#                              or by hand: `node-gyp rebuild -- -Drnnkit_static_openblas=1`.
 {
+  "variables": {
+    "rnnkit_static_openblas%": "<!(node -p \"process.env.RNNKIT_STATIC_OPENBLAS === '1' ? 1 : 0\")"
+  },
   "targets": [
     {
       "target_name": "rnnkit",
@@ -9,18 +21,33 @@
         "<!@(node -p \"const s=require('./native/sources.json'); s.kernels.concat(s.addon).join(' ')\")"
       ],
       "include_dirs": [
-        "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!@(node scripts/find-openblas.js --cflags)"
+        "<!(node -p \"require('node-addon-api').include_dir\")"
       ],
-      "libraries": ["<!@(node scripts/find-openblas.js --libs)"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL", "NODE_ADDON_API_ENABLE_TYPE_CHECK_ON_AS"],
+      "defines": [
+        "NAPI_VERSION=<!(node -p \"Math.min(...require('./package.json').binary.napi_versions)\")",
+        "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL", "NODE_ADDON_API_ENABLE_TYPE_CHECK_ON_AS",
+        # A worker terminated while an AsyncWorker runs: its OnOK/OnError meet an environment
+        # that can no longer run JS; without this, node-addon-api throws from a callback and the
+        # whole process aborts (test/worker-threads.test.ts).
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
+      ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17"
-      }
+      },
+      "conditions": [
+        ["rnnkit_static_openblas==1", {
+          "include_dirs": ["<!@(node scripts/find-openblas-static.js --cflags)"],
+          "libraries": ["<!@(node scripts/find-openblas-static.js --libs)"],
+          "ldflags": ["-Wl,--exclude-libs,ALL"]
+        }, {
+          "include_dirs": ["<!@(node scripts/find-openblas.js --cflags)"],
+          "libraries": ["<!@(node scripts/find-openblas.js --libs)"]
+        }]
+      ]
     }
   ]
 }

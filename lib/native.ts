@@ -1,7 +1,10 @@
 // The raw native binding, loaded once and typed once. Public classes depend on
-// this interface, never on `any`. Loads a prebuild if one matches, else build/.
+// this interface, never on `any`. Loads build/ (from source) if present, else a prebuild.
 
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+
+import { RnnkitError } from './errors';
 
 /** Cell codes as the addon expects them (1-based; see native/addon/recurrent_stack_binding.cc). */
 export const enum NativeCell {
@@ -128,19 +131,77 @@ export interface NativeBlockKernels {
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface NativeBinding extends NativeBlockKernels {}
 
-function load(): NativeBinding {
-  const root = path.join(__dirname, '..', '..');  // dist/lib -> package root
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+// Loading: node-gyp-build picks build/Release (a from-source build) if present, else the
+// matching prebuilds/<platform>-<arch>/*.node shipped in the package (PREBUILDS_ONLY=1: only
+// that). Every failure names its cause and the fix, as an RnnkitError 'ERR_RNNKIT_NATIVE_LOAD'.
+
+const FROM_SOURCE = 'Build it from source: `npm install --build-from-source` (in a project that depends on ' +
+  'rnnkit: `npm rebuild rnnkit --build-from-source`); that needs a C++17 compiler, make, python3 and ' +
+  'OpenBLAS (Debian/Ubuntu: apt-get install -y build-essential python3 libopenblas-dev).';
+
+function loadError(what: string, hint: string, cause: unknown): RnnkitError {
+  return new RnnkitError(`rnnkit: ${what}${hint ? `\n${hint}` : ''}\n${FROM_SOURCE}`, 'ERR_RNNKIT_NATIVE_LOAD', { cause });
+}
+
+function shippedPlatforms(root: string): string {
+  let dirs: string[] = [];
   try {
-    return nodeGypBuild(root) as NativeBinding;
+    dirs = fs.readdirSync(path.join(root, 'prebuilds'), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && fs.readdirSync(path.join(root, 'prebuilds', d.name)).some((f) => f.endsWith('.node')))
+      .map((d) => d.name);
+  } catch { /* no prebuilds folder */ }
+  return dirs.length ? `it ships prebuilt binaries for ${dirs.join(', ')} only` : 'it ships no prebuilt binaries';
+}
+
+// What a dlopen failure most likely means, in words a user can act on.
+function hintFor(reason: string): string {
+  if (/GLIBC(XX)?_[0-9.]+' not found/.test(reason))
+    return 'This system\'s C or C++ runtime is older than the binary needs (the prebuilt one needs glibc >= 2.34 and ' +
+      'libstdc++ from GCC >= 11: Debian 12, Ubuntu 22.04, RHEL 9 or newer).';
+  if (/lib(open)?blas[^ ]*: cannot open shared object/.test(reason))
+    return 'It was built against the system OpenBLAS, which is not installed (Debian/Ubuntu: apt-get install -y ' +
+      'libopenblas0), or rebuild it.';
+  if (/invalid ELF header|file too short|wrong ELF class|ELF load command|exec format error/i.test(reason))
+    return 'The file is damaged or was built for another system.';
+  return '';
+}
+
+function requireAddon(file: string): NativeBinding {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return require(file) as NativeBinding;
+}
+
+function load(): { binding: NativeBinding; file: string } {
+  const root = path.join(__dirname, '..', '..');  // dist/lib -> package root
+  // RNNKIT_ADDON_PATH: load this .node file instead (e.g. the sanitizer build, see scripts/test-asan.sh).
+  const override = process.env.RNNKIT_ADDON_PATH;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+  let file: string;
+  if (override) {
+    file = path.resolve(override);
+  } else {
+    try {
+      file = nodeGypBuild.resolve(root);
+    } catch (error) {
+      const napi = process.versions.napi ? `, N-API ${process.versions.napi}` : '';
+      throw loadError(`no native binary for this system (${process.platform}-${process.arch}, Node ` +
+        `${process.versions.node}${napi}) was found in ${root}: ${shippedPlatforms(root)}, and none was built ` +
+        `from source${process.env.PREBUILDS_ONLY ? ' (PREBUILDS_ONLY is set, so a local build is ignored)' : ''}.`,
+      '', error);
+    }
+  }
+  try {
+    return { binding: requireAddon(file), file };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(
-      `rnnkit: the native addon could not be loaded (${reason}).\n` +
-      'Rebuild it from source with `npm install --build-from-source` (needs a C++ compiler and OpenBLAS: ' +
-      'apt-get install -y libopenblas-dev).', { cause: error });
+    throw loadError(`the native addon ${file}${override ? ' (RNNKIT_ADDON_PATH)' : ''} could not be loaded: ${reason}`,
+      hintFor(reason), error);
   }
 }
 
-export const native: NativeBinding = load();
+const loaded = load();
+/** The addon file in use: build/Release/... (from source) or prebuilds/<platform>-<arch>/... (shipped). */
+export const nativeAddonPath: string = loaded.file;
+export const native: NativeBinding = loaded.binding;
+
