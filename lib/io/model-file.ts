@@ -7,6 +7,7 @@ import { ManyToMany } from '../structures/many-to-many';
 import { ManyToOne } from '../structures/many-to-one';
 import { OneToMany } from '../structures/one-to-many';
 import type { SequenceModel } from '../structures/sequence-model';
+import { withParameterBudget } from '../layers/allocation';
 import { MODEL_FORMAT } from './model-format';
 import { loadSafetensors } from './safetensors';
 
@@ -26,7 +27,8 @@ export function loadModel<M extends SequenceModel<unknown> = SequenceModel<unkno
   const { tensors, metadata } = loadSafetensors(pathOrBuffer);
   const where = typeof pathOrBuffer === 'string' ? pathOrBuffer : 'buffer';
   if (metadata.format !== MODEL_FORMAT) throw new RnnkitFormatError(`${where}: not an rnnkit model (format '${metadata.format}')`);
-  const make = KINDS[metadata.kind];
+  // Own keys only: a kind of 'constructor' or '__proto__' must not reach Object's members.
+  const make = Object.hasOwn(KINDS, metadata.kind) ? KINDS[metadata.kind] : undefined;
   if (!make) throw new RnnkitFormatError(`${where}: unknown model kind '${metadata.kind}'`);
   let config: unknown;
   try {
@@ -34,7 +36,9 @@ export function loadModel<M extends SequenceModel<unknown> = SequenceModel<unkno
   } catch (error) {
     throw new RnnkitFormatError(`${where}: the model config is not valid JSON`, { cause: error });
   }
-  const model = make(config);
+  // Each module may hold at most what the file holds: a hostile config cannot allocate more.
+  const fileElements = Object.values(tensors).reduce((n, t) => n + t.data.length, 0);
+  const model = withParameterBudget(fileElements, () => make(config));
   model.loadStateDict(tensors);
   return { model: model as M, metadata };
 }

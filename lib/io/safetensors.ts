@@ -254,6 +254,7 @@ export function saveSafetensors(filePath: string, tensors: Record<string, Tensor
   const dir = path.dirname(target);
   // Same directory, so the rename cannot cross filesystems.
   const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  removeStaleTempFiles(dir, path.basename(target));
   let fd: number | undefined;
   try {
     fd = fs.openSync(temp, 'wx');
@@ -270,6 +271,35 @@ export function saveSafetensors(filePath: string, tensors: Record<string, Tensor
     throw err;
   }
   fsyncDirectory(dir);
+}
+
+// A writer killed between open and rename (SIGKILL, power loss) leaves its temp file behind; without
+// this, every such crash would leave one more. Removes this target's temp files whose writer process
+// no longer exists (same naming as above). A live writer's file, this process's own (another thread
+// may be saving) and anything not matching the pattern are left alone. Best-effort: errors are ignored.
+// (On a directory shared across machines or pid namespaces a remote writer's file may look stale: its
+// save then fails with ENOENT at the rename, and the target it would have replaced stays intact.)
+function removeStaleTempFiles(dir: string, base: string): void {
+  ignoreErrors(() => {
+    const prefix = `.${base}.`;
+    for (const name of fs.readdirSync(dir)) {
+      if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+      const match = /^(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length));
+      if (!match) continue;
+      const pid = Number(match[1]);
+      if (pid === process.pid || processExists(pid)) continue;
+      ignoreErrors(() => fs.rmSync(path.join(dir, name), { force: true }));
+    }
+  });
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);  // signal 0: only checks that the process exists
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';  // exists, owned by someone else
+  }
 }
 
 // Makes the rename itself durable. Windows cannot open directories for fsync; there rename is all we get.

@@ -10,6 +10,7 @@ import { native, NativeCell, NativeScore, type NativeDecoderShape } from '../nat
 import { Random } from '../random';
 import type { Tensor } from '../tensor';
 import { gateCount, nativeCell, type CellName, type Nonlinearity } from './cell-kind';
+import { allocateFloat32 } from './allocation';
 import { ParameterModule } from './module';
 
 export type AttentionKind = 'bahdanau' | 'luong-dot' | 'luong-general';
@@ -27,6 +28,8 @@ export interface AttentionDecoderOptions {
   attentionSize?: number;
   bias?: boolean;
   seed?: number;
+  /** Refuse shapes whose workspace would exceed this many bytes, before allocating it (default 4 GiB). */
+  workspaceLimitBytes?: number;
 }
 
 export interface DecoderState {
@@ -58,6 +61,8 @@ export interface AttentionDecoderGradients {
   dc0?: Tensor;
 }
 
+const DEFAULT_WORKSPACE_LIMIT = 4 * 1024 ** 3;
+
 const SCORES: Record<AttentionKind, NativeScore> = {
   'bahdanau': NativeScore.Bahdanau, 'luong-dot': NativeScore.Dot, 'luong-general': NativeScore.General,
 };
@@ -79,6 +84,7 @@ export class AttentionDecoder extends ParameterModule {
   readonly attention: AttentionKind;
   readonly attentionSize: number;
   readonly bias: boolean;
+  readonly workspaceLimitBytes: number;
   private recorded: Recorded | null = null;
   private stepWorkspace: { key: string; data: Float32Array } | null = null;
   private readonly busy = new BusyGuard('decoder');
@@ -100,6 +106,9 @@ export class AttentionDecoder extends ParameterModule {
     const bias = o.bias === undefined ? true : checkBoolean('bias', o.bias);
     const seed = o.seed ?? 0;
     if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw typeError(`seed: expected an integer, got ${describe(seed)}`);
+    const limit = o.workspaceLimitBytes ?? DEFAULT_WORKSPACE_LIMIT;
+    if (typeof limit !== 'number') throw typeError(`workspaceLimitBytes: expected a positive number, got ${describe(limit)}`);
+    if (!(limit > 0)) throw valueError(`workspaceLimitBytes: expected a positive number, got ${describe(limit)}`);
     const GH = gateCount(cell) * H;
     const specs: Array<[string, number[]]> = [['weight_ih_l0', [GH, X + E]], ['weight_hh_l0', [GH, H]]];
     if (bias) specs.push(['bias_ih_l0', [GH]], ['bias_hh_l0', [GH]]);
@@ -117,6 +126,7 @@ export class AttentionDecoder extends ParameterModule {
     this.attention = attention;
     this.attentionSize = A;
     this.bias = bias;
+    this.workspaceLimitBytes = limit;
     const count = native.attentionDecoderSizes(this.nativeShape(1, 1, 1)).params;
     if (count !== this.numParameters) {
       throw new RnnkitError(`internal: layout ${this.numParameters} != native ${count}`, 'ERR_RNNKIT_INTERNAL');
@@ -187,6 +197,7 @@ export class AttentionDecoder extends ParameterModule {
   }
 
   protected override assertIdle(): void {
+    super.assertIdle();
     this.busy.assertIdle();
   }
 
@@ -222,8 +233,13 @@ export class AttentionDecoder extends ParameterModule {
     const tgt = o.targetLengths === undefined ? null : checkLengths('targetLengths', o.targetLengths, B, M).slice();
     const training = o.training === undefined ? false : checkBoolean('training', o.training);
     const shape = this.nativeShape(M, N, B);
-    const sizes = native.attentionDecoderSizes(shape);
-    const workspace = training ? { data: new Float32Array(sizes.workspace) } : this.inferenceWorkspace(shape, sizes.workspace, reuseKeys);
+    const sizes = native.attentionDecoderSizes(shape);  // refuses tensors past 2^31-1 elements
+    if (sizes.workspace * 4 > this.workspaceLimitBytes) {
+      throw valueError(`workspace: M=${M}, N=${N}, B=${B} needs ${(sizes.workspace * 4 / 1048576).toFixed(6)} MiB, ` +
+        `above the limit of ${(this.workspaceLimitBytes / 1048576).toFixed(6)} MiB (raise workspaceLimitBytes to allow it)`);
+    }
+    const workspace = training ? { data: allocateFloat32('workspace', sizes.workspace) }
+      : this.inferenceWorkspace(shape, sizes.workspace, reuseKeys);
     const output = new Float32Array(M * B * (H + this.memorySize));
     const weights = new Float32Array(M * B * N);
     const hN = new Float32Array(B * H);
@@ -249,7 +265,7 @@ export class AttentionDecoder extends ParameterModule {
     if (reuseKeys && this.stepWorkspace?.key !== key) {
       throw new RnnkitError('step: reuseKeys needs a previous step call with the same memory shape', 'ERR_RNNKIT_STATE');
     }
-    if (this.stepWorkspace?.key !== key) this.stepWorkspace = { key, data: new Float32Array(floats) };
+    if (this.stepWorkspace?.key !== key) this.stepWorkspace = { key, data: allocateFloat32('workspace', floats) };
     return this.stepWorkspace;
   }
 

@@ -8,6 +8,7 @@ import { native } from '../native';
 import { Random } from '../random';
 import { checkRows } from '../rows';
 import type { Tensor } from '../tensor';
+import { allocateFloat32 } from './allocation';
 import { elementCount, ParameterModule } from './module';
 
 export interface LinearOptions {
@@ -89,6 +90,7 @@ export class Linear extends ParameterModule {
   }
 
   protected override assertIdle(): void {
+    super.assertIdle();
     this.busy.assertIdle();
   }
 
@@ -103,7 +105,7 @@ export class Linear extends ParameterModule {
     const I = this.inFeatures, O = this.outFeatures;
     const input = checkRows('x', x, I, `[..., inFeatures=${I}]`);
     const shape = [...input.shape.slice(0, -1), O];
-    const y = new Float32Array(input.rows * O);
+    const y = allocateFloat32(`output of [${input.rows}, outFeatures=${O}]`, input.rows * O);
     let record = this.recorded;
     if (training) {
       if (this.saved.length < input.data.length) this.saved = new Float32Array(input.data.length);

@@ -5,6 +5,8 @@
 import { checkBoolean, checkFiniteArray, checkObject, checkTensor, formatShape } from '../check';
 import { RnnkitError, shapeError } from '../errors';
 import type { Tensor } from '../tensor';
+import { allocateFloat32, checkParameterBudget } from './allocation';
+import type { ModelLock } from './model-lock';
 
 export interface ParamSlot {
   offset: number;
@@ -30,12 +32,15 @@ export abstract class ParameterModule {
   private params: Float32Array;
   private grads_: Float32Array;
   protected readonly slots: Map<string, ParamSlot>;
+  private owner: ModelLock | null = null;
 
   protected constructor(specs: Array<[string, number[]]>) {
     const { slots, size } = layoutSlots(specs);
     this.slots = slots;
-    this.params = new Float32Array(size);
-    this.grads_ = new Float32Array(size);
+    // Sizes come from the caller's options: refuse what cannot be held with a coded RangeError.
+    checkParameterBudget(size);
+    this.params = allocateFloat32('parameters', size);
+    this.grads_ = allocateFloat32('gradients', size);
   }
 
   /** All parameters, flat, in stateDict order. */
@@ -117,8 +122,15 @@ export abstract class ParameterModule {
     return this.params.subarray(slot.offset, slot.offset + elementCount(slot.shape));
   }
 
-  /** Throws when the module cannot be used now (disposed, async work in flight). */
-  protected assertIdle(): void {}
+  /** @internal The model this module belongs to: while it trains, only the training may use the module. */
+  setOwner(lock: ModelLock): void {
+    this.owner = lock;
+  }
+
+  /** Throws when the module cannot be used now (disposed, async work in flight, its model training); overrides call it. */
+  protected assertIdle(): void {
+    this.owner?.assertAccess();
+  }
 
   /** Called after loadStateDict replaced the values. */
   protected onParametersLoaded(): void {}

@@ -9,6 +9,7 @@ import { RnnkitError, shapeError, typeError, valueError } from '../errors';
 import { native, NativeCell, type NativeRecurrentStack } from '../native';
 import { Random } from '../random';
 import type { Tensor } from '../tensor';
+import { checkElementCount } from './allocation';
 import { ParameterModule } from './module';
 
 export interface RecurrentOptions {
@@ -74,6 +75,8 @@ export abstract class Recurrent extends ParameterModule {
   readonly bias: boolean;
 
   private readonly stack: NativeRecurrentStack;
+  private readonly workspaceLimitBytes: number;
+  private readonly gates: number;
   private readonly random: Random;
   private readonly usesCellState: boolean;
   private recorded: { steps: number; batch: number } | null = null;
@@ -91,6 +94,8 @@ export abstract class Recurrent extends ParameterModule {
     this.bias = c.bias;
     this.dropout = c.dropout;
     this.usesCellState = cell === NativeCell.Lstm;
+    this.workspaceLimitBytes = c.workspaceLimitBytes;
+    this.gates = cell === NativeCell.Gru ? 3 : cell === NativeCell.Lstm ? 4 : 1;
     this.stack = new native.RecurrentStack({
       cell, numLayers: c.numLayers, numDirections: this.numDirections, inputSize: c.inputSize,
       hiddenSize: c.hiddenSize, bias: c.bias, dropout: c.dropout, workspaceLimitBytes: c.workspaceLimitBytes,
@@ -190,6 +195,7 @@ export abstract class Recurrent extends ParameterModule {
     }
     const lengths = o.lengths === undefined ? null : checkLengths('lengths', o.lengths, B, T);
     const training = o.training === undefined ? false : checkBoolean('training', o.training);
+    this.checkWorkspace(T, B);  // before the outputs are allocated: the addon checks again
     const output = new Float32Array(T * B * this.numDirections * H);
     const hN = new Float32Array(S * B * H);
     const cN = this.usesCellState ? new Float32Array(S * B * H) : null;
@@ -208,6 +214,16 @@ export abstract class Recurrent extends ParameterModule {
     }
     const args = [this.parameters, input.data, T, B, h0, c0, lengths, training, dropoutSeed, output, hN, cN] as const;
     return { args, result, record: training ? { steps: T, batch: B } : this.recorded };
+  }
+
+  /** The addon's size checks, made before anything is allocated for the call (same messages). */
+  private checkWorkspace(T: number, B: number): void {
+    checkElementCount('output', T * B * this.numDirections * this.hiddenSize * this.gates);
+    const bytes = this.stack.workspaceBytes(T, B);
+    if (bytes > this.workspaceLimitBytes) {
+      throw valueError(`workspace: T=${T}, B=${B} needs ${(bytes / 1048576).toFixed(6)} MiB, above the limit of ` +
+        `${(this.workspaceLimitBytes / 1048576).toFixed(6)} MiB (raise workspaceLimitBytes to allow it)`);
+    }
   }
 
   private prepareBackward(grads: OutputGradients) {
@@ -242,6 +258,7 @@ export abstract class Recurrent extends ParameterModule {
 
   protected override assertIdle(): void {
     if (this.disposed) throw new RnnkitError('this layer was disposed; create a new one', 'ERR_RNNKIT_DISPOSED');
+    super.assertIdle();
     this.busy.assertIdle();
   }
 }

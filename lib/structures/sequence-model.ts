@@ -3,7 +3,8 @@
 // everything random in training, and the fit / evaluate / save entry points.
 
 import { checkObject, checkPositiveInteger } from '../check';
-import { RnnkitError, valueError } from '../errors';
+import { valueError } from '../errors';
+import { ModelLock } from '../layers/model-lock';
 import { elementCount, type ParameterModule } from '../layers/module';
 import { MODEL_FORMAT } from '../io/model-format';
 import { saveSafetensors } from '../io/safetensors';
@@ -30,7 +31,8 @@ export abstract class SequenceModel<Example> {
   /** Seeded generator for training-time randomness; saved in checkpoints. */
   readonly random: Random;
   private readonly modules: ReadonlyArray<readonly [string, ParameterModule]>;
-  private busy = false;
+  // fit/evaluate hold it; meanwhile other code may not use the model's layers (see ModelLock).
+  private readonly lock = new ModelLock('model');
 
   protected constructor(modules: Array<[string, ParameterModule]>, seed: number) {
     this.modules = modules;
@@ -41,6 +43,7 @@ export abstract class SequenceModel<Example> {
     for (const [, m] of modules) {
       const end = offset + m.numParameters;
       m.bindStorage(this.parameters.subarray(offset, end), this.gradients.subarray(offset, end));
+      m.setOwner(this.lock);
       offset = end;
     }
     this.random = new Random(seed ^ 0x5eed);
@@ -82,7 +85,19 @@ export abstract class SequenceModel<Example> {
     return this.parameters.length;
   }
 
+  /**
+   * Frees the native memory of its recurrent layers now rather than at garbage collection; every later
+   * use of the model or of its layers throws ERR_RNNKIT_DISPOSED. Refused while it trains; harmless twice.
+   */
+  dispose(): void {
+    if (this.lock.isDisposed) return;
+    this.lock.assertAccess();
+    for (const [, m] of this.modules) (m as ParameterModule & { dispose?: () => void }).dispose?.();
+    this.lock.markDisposed();
+  }
+
   zeroGrad(): void {
+    this.lock.assertAccess();
     this.gradients.fill(0);
   }
 
@@ -134,14 +149,6 @@ export abstract class SequenceModel<Example> {
 
   /** Marks the model busy for one async operation (training, evaluation); overlapping calls are refused. */
   async exclusive<T>(work: () => Promise<T>): Promise<T> {
-    if (this.busy) {
-      throw new RnnkitError('this model is already training or evaluating; await the running call first', 'ERR_RNNKIT_BUSY');
-    }
-    this.busy = true;
-    try {
-      return await work();
-    } finally {
-      this.busy = false;
-    }
+    return this.lock.run(work);
   }
 }

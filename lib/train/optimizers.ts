@@ -196,7 +196,9 @@ abstract class AdamFamily extends BufferedOptimizer {
       if (beta >= 1) throw valueError(`betas[${i}]: expected a number in [0, 1), got ${describe(b)}`);
       return beta;
     });
+    // eps > 0, not >= 0 as PyTorch allows: with eps = 0 a zero gradient entry gives 0/0 and a NaN weight.
     this.eps = o.eps === undefined ? 1e-8 : checkNonNegative('eps', o.eps);
+    if (this.eps === 0) throw valueError('eps: expected a number > 0 (with 0, a zero gradient gives a NaN weight), got 0');
     this.weightDecay = o.weightDecay === undefined ? defaultWeightDecay : checkNonNegative('weightDecay', o.weightDecay);
   }
 

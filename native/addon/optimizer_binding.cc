@@ -51,6 +51,8 @@ std::function<void()> PrepareAdam(const Napi::CallbackInfo& info) {
   const double beta1 = RequireBeta(info[5], "beta1");
   const double beta2 = RequireBeta(info[6], "beta2");
   const double eps = RequireFinite(info[7], "eps", 0);
+  // eps = 0 turns a zero gradient entry into 0/0 = NaN in the weights.
+  if (!(eps > 0)) ThrowValue(info.Env(), "eps: expected a number > 0, got " + Describe(info[7]));
   const double weight_decay = RequireFinite(info[8], "weightDecay", 0);
   const bool decoupled = RequireBool(info[9], "decoupled");
   const double step = RequireFinite(info[10], "step", 1);

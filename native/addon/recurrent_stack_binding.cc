@@ -67,6 +67,24 @@ RecurrentStackBinding::RecurrentStackBinding(const Napi::CallbackInfo& info)
   param_count_ = rnnkit::stack_param_count(config_);
 }
 
+RecurrentStackBinding::~RecurrentStackBinding() {
+  // The C call, not Napi::MemoryManagement: a destructor must not throw.
+  if (external_bytes_ != 0) {
+    int64_t unused = 0;
+    napi_adjust_external_memory(Env(), -external_bytes_, &unused);
+  }
+}
+
+void RecurrentStackBinding::AccountExternalMemory(Napi::Env env) {
+  const int64_t now = int64_t((workspace_.capacity() + inference_workspace_.capacity()) * sizeof(float) +
+                              (record_lengths_.capacity() + inference_lengths_.capacity()) * sizeof(int));
+  if (now != external_bytes_) {
+    int64_t unused = 0;
+    napi_adjust_external_memory(env, now - external_bytes_, &unused);
+    external_bytes_ = now;
+  }
+}
+
 void RecurrentStackBinding::RequireIdle(Napi::Env env) const {
   if (disposed_) ThrowTyped(env, false, "ERR_RNNKIT_DISPOSED", "RecurrentStack: used after dispose()");
   if (busy_)
@@ -126,6 +144,7 @@ std::function<void()> RecurrentStackBinding::PrepareForward(const Napi::Callback
   }
   std::vector<int>& lens_copy = training ? record_lengths_ : inference_lengths_;
   if (lengths) lens_copy.assign(lengths, lengths + B);
+  AccountExternalMemory(env);
   if (training) {
     has_record_ = true;
     record_T_ = T;
@@ -195,6 +214,8 @@ Napi::Value RecurrentStackBinding::Dispose(const Napi::CallbackInfo& info) {
   std::vector<float>().swap(workspace_);
   std::vector<float>().swap(inference_workspace_);
   std::vector<int>().swap(record_lengths_);
+  std::vector<int>().swap(inference_lengths_);
+  AccountExternalMemory(info.Env());
   has_record_ = false;
   disposed_ = true;
   return info.Env().Undefined();

@@ -16,6 +16,7 @@ class RecurrentStackBinding : public Napi::ObjectWrap<RecurrentStackBinding> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit RecurrentStackBinding(const Napi::CallbackInfo& info);
+  ~RecurrentStackBinding() override;
 
  private:
   Napi::Value ParamCount(const Napi::CallbackInfo& info);
@@ -31,6 +32,9 @@ class RecurrentStackBinding : public Napi::ObjectWrap<RecurrentStackBinding> {
   std::function<void()> PrepareBackward(const Napi::CallbackInfo& info);
   Napi::Value RunAsync(const Napi::CallbackInfo& info, std::function<void()> kernel);
   void RequireIdle(Napi::Env env) const;
+  // Tells V8 how much native memory this object holds, so garbage collection
+  // weighs it (a workspace can be far larger than the JS object that owns it).
+  void AccountExternalMemory(Napi::Env env);
 
   rnnkit::StackConfig config_{};
   size_t param_count_ = 0;
@@ -38,6 +42,7 @@ class RecurrentStackBinding : public Napi::ObjectWrap<RecurrentStackBinding> {
   std::vector<float> workspace_;            // training forward -> backward
   std::vector<float> inference_workspace_;  // forward with training=false
   std::vector<int> inference_lengths_;
+  int64_t external_bytes_ = 0;  // what V8 was last told this object holds
   bool busy_ = false;
   bool disposed_ = false;
   // What the last training forward recorded for backward.
