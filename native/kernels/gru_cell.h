@@ -1,52 +1,101 @@
 // Element-wise step of the GRU cell, PyTorch's formulation:
 //   r = s(gi_r + gh_r), z = s(gi_z + gh_z), n = tanh(gi_n + r * gh_n), h' = (1-z) n + z h
 // where gi = x W_ih^T + b_ih and gh = h W_hh^T + b_hh (so b_hn sits inside r * (...)).
+// One fused pass per row: biases, activations, state update, output and cache.
 #pragma once
 #include "cell.h"
 
 namespace rnnkit {
 
-// cache row [4H] = r, z, n, gh_n: all backward needs besides h_prev.
-template <typename Real>
-inline void gru_row_forward(Real* h /*[H]*/, Real* y /*[H] or null*/, Real* cache /*[4H]*/,
-                            const Real* gi /*[3H]*/, const Real* gh /*[3H]*/, const Real* h_prev /*[H]*/,
-                            bool active, int H) {
-  if (!active) {
-    for (int j = 0; j < H; ++j) h[j] = h_prev[j];
-    if (y) for (int j = 0; j < H; ++j) y[j] = Real(0);
-    return;
-  }
+// gates [3H]: x W_ih^T in, cached r, z, n out; ghn [H]: W_hn h + b_hn out (cache).
+template <typename Real, bool with_y>
+RNNKIT_INLINE void gru_row_forward(Real* __restrict h, Real* __restrict y, Real* __restrict gates,
+                                   Real* __restrict ghn, const Real* __restrict gh, const Real* __restrict bias,
+                                   const Real* __restrict h_prev, int H) {
   const int R = GruGate::r * H, Z = GruGate::z * H, N = GruGate::n * H;
   for (int j = 0; j < H; ++j) {
-    const Real r = sigmoid(gi[R + j] + gh[R + j]);
-    const Real z = sigmoid(gi[Z + j] + gh[Z + j]);
-    const Real n = std::tanh(gi[N + j] + r * gh[N + j]);
+    const Real r = act_sigmoid(gates[R + j] + gh[R + j] + bias[R + j]);
+    const Real z = act_sigmoid(gates[Z + j] + gh[Z + j] + bias[Z + j]);
+    const Real hn = gh[N + j] + bias[3 * H + j];
+    const Real n = act_tanh(gates[N + j] + bias[N + j] + r * hn);
     const Real v = (Real(1) - z) * n + z * h_prev[j];
-    cache[j] = r; cache[H + j] = z; cache[2 * H + j] = n; cache[3 * H + j] = gh[N + j];
+    gates[R + j] = r; gates[Z + j] = z; gates[N + j] = n;
+    ghn[j] = hn;
     h[j] = v;
-    if (y) y[j] = v;
+    if (with_y) y[j] = v;
   }
 }
 
-// dgi = d(gi), dgh = d(gh) (they differ in the n block by the factor r).
-template <typename Real>
-inline void gru_row_backward(Real* dgi /*[3H]*/, Real* dgh /*[3H]*/, Real* dh_direct /*[H]*/, const Real* dh /*[H]*/,
-                             const Real* cache /*[4H]*/, const Real* h_prev /*[H]*/, bool active, int H) {
+// cache [3H]: r, z, n; ghn [H]: W_hn h + b_hn; dh_total = dh + dy. Out: dgi [3H], dghn [H] = d(W_hn h + b_hn),
+// dgh [3H] = d(h W_hh^T) (dgi with the n block times r), dh_next [H] = dh_total * z.
+template <typename Real, bool with_dy>
+RNNKIT_INLINE void gru_row_backward(Real* __restrict dgi, Real* __restrict dghn, Real* __restrict dgh,
+                                    Real* __restrict dh_next, const Real* __restrict dh, const Real* __restrict dy,
+                                    const Real* __restrict cache, const Real* __restrict ghn,
+                                    const Real* __restrict h_prev, int H) {
   const int R = GruGate::r * H, Z = GruGate::z * H, N = GruGate::n * H;
-  if (!active) {
-    for (int j = 0; j < 3 * H; ++j) { dgi[j] = Real(0); dgh[j] = Real(0); }
-    for (int j = 0; j < H; ++j) dh_direct[j] = dh[j];
-    return;
-  }
   for (int j = 0; j < H; ++j) {
-    const Real r = cache[j], z = cache[H + j], n = cache[2 * H + j], ghn = cache[3 * H + j];
-    const Real dn_pre = dh[j] * (Real(1) - z) * (Real(1) - n * n);
-    const Real dz_pre = dh[j] * (h_prev[j] - n) * z * (Real(1) - z);
-    const Real dr_pre = dn_pre * ghn * r * (Real(1) - r);
+    const Real d = with_dy ? dh[j] + dy[j] : dh[j];
+    const Real r = cache[R + j], z = cache[Z + j], n = cache[N + j], hn = ghn[j];
+    const Real dn_pre = d * (Real(1) - z) * (Real(1) - n * n);
+    const Real dz_pre = d * (h_prev[j] - n) * z * (Real(1) - z);
+    const Real dr_pre = dn_pre * hn * r * (Real(1) - r);
+    const Real dhn = dn_pre * r;
     dgi[R + j] = dr_pre; dgi[Z + j] = dz_pre; dgi[N + j] = dn_pre;
-    dgh[R + j] = dr_pre; dgh[Z + j] = dz_pre; dgh[N + j] = dn_pre * r;
-    dh_direct[j] = dh[j] * z;
+    dghn[j] = dhn;
+    dgh[R + j] = dr_pre; dgh[Z + j] = dz_pre; dgh[N + j] = dhn;
+    dh_next[j] = d * z;
   }
 }
+
+template <typename Real>
+RNNKIT_INLINE void gru_step_forward(const StepRows<Real>& s) {
+  const int H = s.H, GH = 3 * H;
+  for (int b = s.b0; b < s.b1; ++b) {
+    Real* h = s.h + size_t(b) * H;
+    const Real* h_prev = s.h_prev + size_t(b) * H;
+    Real* y = s.y ? s.y + size_t(b) * s.ldy : nullptr;
+    if (!s.active(b)) {
+      for (int j = 0; j < H; ++j) h[j] = h_prev[j];
+      if (s.y) for (int j = 0; j < H; ++j) y[j] = Real(0);
+      continue;
+    }
+    Real* gates = s.gates + size_t(b) * GH;
+    Real* ghn = s.ghn + size_t(b) * H;
+    const Real* gh = s.gh + size_t(b) * GH;
+    if (y) gru_row_forward<Real, true>(h, y, gates, ghn, gh, s.bias, h_prev, H);
+    else gru_row_forward<Real, false>(h, nullptr, gates, ghn, gh, s.bias, h_prev, H);
+  }
+}
+
+template <typename Real>
+RNNKIT_INLINE void gru_step_backward(const StepRows<Real>& s) {
+  const int H = s.H, GH = 3 * H;
+  for (int b = s.b0; b < s.b1; ++b) {
+    Real* dgi = s.dgates + size_t(b) * GH;
+    Real* dghn = s.dghn + size_t(b) * H;
+    Real* dgh = s.dgh + size_t(b) * GH;
+    Real* dh_next = s.dh_next + size_t(b) * H;
+    const Real* dh = s.dh + size_t(b) * H;
+    if (!s.active(b)) {  // padded step: state passes through, no gradient reaches the gates
+      for (int j = 0; j < GH; ++j) { dgi[j] = Real(0); dgh[j] = Real(0); }
+      for (int j = 0; j < H; ++j) { dghn[j] = Real(0); dh_next[j] = dh[j]; }
+      continue;
+    }
+    const Real* cache = s.gates + size_t(b) * GH;
+    const Real* ghn = s.ghn + size_t(b) * H;
+    const Real* h_prev = s.h_prev + size_t(b) * H;
+    if (s.dy) gru_row_backward<Real, true>(dgi, dghn, dgh, dh_next, dh, s.dy + size_t(b) * s.ldy, cache, ghn, h_prev, H);
+    else gru_row_backward<Real, false>(dgi, dghn, dgh, dh_next, dh, nullptr, cache, ghn, h_prev, H);
+  }
+}
+
+// Float passes compiled per instruction set (fast_math.h); double uses the templates above.
+RNNKIT_CPU_DISPATCH(void, gru_step_forward_f32, (const StepRows<float>& s), (s), gru_step_forward<float>(s);)
+RNNKIT_CPU_DISPATCH(void, gru_step_backward_f32, (const StepRows<float>& s), (s), gru_step_backward<float>(s);)
+inline void gru_forward_pass(const StepRows<float>& s) { gru_step_forward_f32(s); }
+inline void gru_backward_pass(const StepRows<float>& s) { gru_step_backward_f32(s); }
+inline void gru_forward_pass(const StepRows<double>& s) { gru_step_forward<double>(s); }
+inline void gru_backward_pass(const StepRows<double>& s) { gru_step_backward<double>(s); }
 
 }  // namespace rnnkit

@@ -2,37 +2,52 @@
 // See recurrent_direction.h for the contract; cell math lives in *_cell.h.
 #include "recurrent_direction.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 
 #include "blas.h"
 #include "gru_cell.h"
 #include "lstm_cell.h"
+#include "packed_gemm.h"
+#include "parallel.h"
 #include "rnn_cell.h"
 
 namespace rnnkit {
 namespace {
 
 // Workspace layout of one direction, in floats.
-//   gi    [T,B,GH]   input projection; reused as d(gi) in backward
-//   dgh   [T,B,GH]   d(gh), GRU only (RNN/LSTM: d(gh) == d(gi))
-//   cache [T,B,CW]   per-step gate values for backward
-//   hs    [T+1,B,H]  states; slot of step t's input is t (forward) or t+1 (reverse)
-//   cs    [T+1,B,H]  cell states, LSTM only
-//   step  [B,GH]     GRU's h W_hh^T + b_hh of the current step
-//   dh, dh_next, dc [B,H] each
+//   gates  [T,B,GH]   x W_ih^T (+ h W_hh^T for RNN/LSTM), overwritten in place at
+//                     each step by the activations backward needs (GRU r,z,n;
+//                     LSTM i,f,g,o); backward only reads it, so it may run twice
+//   ghn    [T,B,H]    GRU: W_hn h + b_hn (cache)
+//   hs     [T+1,B,H]  states; slot of step t's input is t (forward) or t+1 (reverse)
+//   cs     [T+1,B,H]  cell states, LSTM only
+//   step   [B,GH]     GRU: h W_hh^T of the current step, then d(h W_hh^T)
+//   bias   [bias_width] combined biases
+//   wpack  W_hh packed for the per-step products (float with AVX2: forward packs W_hh^T,
+//          backward W_hh; see packed_gemm.h)
+//   wpack_ih  W_ih packed likewise: with packing, x_t W_ih^T runs inside the time loop (one
+//          pass over x, no separate projection pass) and so does dx_t = d(gi_t) W_ih (one direction)
+//   backward only: dgates [T,B,GH] d(gi); dghn [T,B,H] GRU d(W_hn h + b_hn); dh, dh_next, dc [B,H]
 struct Layout {
-  size_t gi, dgh, cache, hs, cs, step, dh, dh_next, dc, total;
-  Layout(Cell cell, int T, int B, int H) {
+  size_t gates, ghn, hs, cs, step, bias, wpack, wpack_ih, dgates, dghn, dh, dh_next, dc, forward_total, total;
+  Layout(Cell cell, int T, int B, int I, int H) {
     const size_t TB = size_t(T) * B, GH = size_t(gate_count(cell)) * H, BH = size_t(B) * H;
     const bool gru = cell == Cell::Gru, lstm = cell == Cell::Lstm;
     size_t at = 0;
-    gi = at;      at += TB * GH;
-    dgh = at;     at += gru ? TB * GH : 0;
-    cache = at;   at += TB * size_t(cache_width(cell, H));
+    gates = at;   at += TB * GH;
+    ghn = at;     at += gru ? TB * size_t(H) : 0;
     hs = at;      at += (size_t(T) + 1) * BH;
     cs = at;      at += lstm ? (size_t(T) + 1) * BH : 0;
     step = at;    at += gru ? size_t(B) * GH : 0;
+    bias = at;    at += size_t(bias_width(cell, H));
+    wpack = at;   at += std::max(packed_floats(H, int(GH)), packed_floats(int(GH), H));
+    wpack_ih = at; at += std::max(packed_floats(I, int(GH)), packed_floats(int(GH), I));
+    forward_total = at;
+    dgates = at;  at += TB * GH;
+    dghn = at;    at += gru ? TB * size_t(H) : 0;
     dh = at;      at += BH;
     dh_next = at; at += BH;
     dc = at;      at += lstm ? BH : 0;
@@ -40,171 +55,361 @@ struct Layout {
   }
 };
 
-inline bool is_active(const int* lengths, int b, int t) { return lengths == nullptr || t < lengths[b]; }
+// The per-step products h W_hh^T (forward) and d(gh) W_hh (backward) run on
+// W_hh packed once per call when the CPU has the micro-kernel (float only) and
+// the call has enough steps to pay for packing (a streaming step, T = 1, uses
+// BLAS on W_hh as it is). Not a function of B: a sequence gives the same bits
+// alone or in a batch (each row's sums run in the same order in every tile).
+template <typename Real>
+bool use_packed(const DirectionShape&) { return false; }
+template <>
+bool use_packed<float>(const DirectionShape& s) { return packed_gemm_available() && s.T >= 4; }
+
+// Whether x_t W_ih^T (forward) and dx_t (backward, one direction) run inside
+// the time loop on packed W_ih: pays while packed W_ih and W_hh stay close to
+// the core across steps. Measured on a 1 MB-L2 core: +3-17% at H=256 (1.5-2 MB
+// of packed weights), -8-19% at H=512 (6-8 MB streamed from L3 every step by
+// both threads); the cut is set at 2.5x L2.
+bool fuse_input(const DirectionShape& s, bool packed) {
+  if (!packed) return false;
+  static const double budget = [] {
+    long l2 = 0;
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+    l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    return 2.5 * double(l2 > 0 ? l2 : 1 << 20);
+  }();
+  const double bytes = 4.0 * (double(s.I) + s.H) * gate_count(s.cell) * s.H;
+  // Slices of a few rows, or short rows (small I), run the micro-kernel below
+  // BLAS's speed on the one big x W_ih^T (measured -2-6% on configs b and d).
+  return bytes <= budget && s.B >= 32 && s.I >= 128;
+}
+
+template <typename Real>
+void pack_recurrent(Real*, const Real*, int, int, bool) {}
+template <>
+void pack_recurrent<float>(float* dst, const float* w_hh, int GH, int H, bool backward) {
+  if (backward) pack_operand(dst, w_hh, GH, H, false);  // op = W_hh [GH,H]
+  else pack_operand(dst, w_hh, H, GH, true);            // op = W_hh^T
+}
+
+// W_ih [GH,I] packed for x_t W_ih^T (forward) or d(gi_t) W_ih (backward).
+template <typename Real>
+void pack_input(Real*, const Real*, int, int, bool) {}
+template <>
+void pack_input<float>(float* dst, const float* w_ih, int GH, int I, bool backward) {
+  if (backward) pack_operand(dst, w_ih, GH, I, false);
+  else pack_operand(dst, w_ih, I, GH, true);
+}
+
+// C[rows, N] (+)= A[rows, K] op(W_hh): packed micro-kernel or BLAS.
+template <typename Real>
+void recurrent_product(Real* C, int ldc, const Real* A, int lda, const Real* w_hh, const Real* packed, int rows,
+                       int N, int K, bool backward, bool accumulate, bool use_pack) {
+  if (use_pack) {
+    packed_gemm(reinterpret_cast<float*>(C), ldc, reinterpret_cast<const float*>(A), lda,
+                reinterpret_cast<const float*>(packed), rows, N, K, accumulate);
+  } else if (backward) {
+    gemm(false, false, rows, N, K, Real(1), A, lda, w_hh, N, accumulate ? Real(1) : Real(0), C, ldc);
+  } else {
+    gemm(false, true, rows, N, K, Real(1), A, lda, w_hh, K, accumulate ? Real(1) : Real(0), C, ldc);
+  }
+}
+
 inline int input_slot(const DirectionShape& s, int t) { return s.reverse ? t + 1 : t; }
 inline int output_slot(const DirectionShape& s, int t) { return s.reverse ? t : t + 1; }
 
+// Rows [b0, b1) of a [B, H] block: copy from src (or zeros when src is null).
 template <typename Real>
-void copy_or_zero(Real* dst, const Real* src, size_t n) {
-  if (src) std::memcpy(dst, src, n * sizeof(Real));
-  else std::fill(dst, dst + n, Real(0));
+void copy_rows(Real* dst, const Real* src, int b0, int b1, int H) {
+  const size_t from = size_t(b0) * H, n = size_t(b1 - b0) * H;
+  if (src) std::memcpy(dst + from, src + from, n * sizeof(Real));
+  else std::fill(dst + from, dst + from + n, Real(0));
 }
 
-// rows[r, :] += bias for every row.
 template <typename Real>
-void add_bias_rows(Real* rows, const Real* bias, size_t count, int width) {
-  for (size_t r = 0; r < count; ++r) {
-    Real* row = rows + r * width;
-    for (int j = 0; j < width; ++j) row[j] += bias[j];
-  }
+void forward_pass(Cell cell, const StepRows<Real>& s) {
+  if (cell == Cell::Gru) gru_forward_pass(s);
+  else if (cell == Cell::Lstm) lstm_forward_pass(s);
+  else rnn_forward_pass(s);
 }
 
-// out[j] += sum over rows of m[r, j].
 template <typename Real>
-void add_column_sums(Real* out, const Real* m, size_t rows, int width) {
+void backward_pass(Cell cell, const StepRows<Real>& s) {
+  if (cell == Cell::Gru) gru_backward_pass(s);
+  else if (cell == Cell::Lstm) lstm_backward_pass(s);
+  else rnn_backward_pass(s);
+}
+
+// out_a[j] += sum_r m[r, j] and out_b[j] += the same sum (either may be null), j in [j0, j1).
+template <typename Real>
+void add_column_sums(Real* out_a, Real* out_b, const Real* m, size_t rows, int ld, int j0, int j1) {
+  if (!out_a && !out_b) return;
   for (size_t r = 0; r < rows; ++r) {
-    const Real* row = m + r * width;
-    for (int j = 0; j < width; ++j) out[j] += row[j];
+    const Real* row = m + r * ld;
+    if (out_a) for (int j = j0; j < j1; ++j) out_a[j] += row[j];
+    if (out_b) for (int j = j0; j < j1; ++j) out_b[j] += row[j];
   }
 }
+
+// Smallest batch slice worth a task of its own, and the least per-step GEMM
+// work of a whole loop that pays for waking a worker (measured in bench/).
+constexpr int kMinRowsPerPart = 8;
+constexpr double kMinLoopFlops = 2e6;
 
 }  // namespace
 
-size_t direction_workspace_floats(Cell cell, int T, int B, int H) { return Layout(cell, T, B, H).total; }
+size_t direction_workspace_floats(Cell cell, int T, int B, int I, int H, bool training) {
+  const Layout L(cell, T, B, I, H);
+  return training ? L.total : L.forward_total;
+}
+
+int time_loop_parts(Cell cell, int T, int B, int H, int threads, int directions) {
+  if (threads <= 1) return 1;
+  const double flops = 2.0 * T * B * gate_count(cell) * double(H) * H;
+  if (flops < kMinLoopFlops) return 1;
+  // One slice per thread (kOversplit); the packed per-step GEMM keeps its speed
+  // down to slices of a few rows.
+  const int wanted = std::max(1, kOversplit * threads / std::max(1, directions));
+  return std::max(1, std::min(wanted, B / kMinRowsPerPart));
+}
+
+template <typename Real>
+void direction_project_input(Real* ws, const Real* x, const Real* w_ih, const Real* w_hh, const Real* b_ih,
+                             const Real* b_hh, const DirectionShape& s) {
+  const Layout L(s.cell, s.T, s.B, s.I, s.H);
+  const int GH = gate_count(s.cell) * s.H;
+  combine_bias(ws + L.bias, b_ih, b_hh, s.cell, s.H);
+  const bool packed = use_packed<Real>(s);
+  if (packed) pack_recurrent(ws + L.wpack, w_hh, GH, s.H, false);
+  if (fuse_input(s, packed)) pack_input(ws + L.wpack_ih, w_ih, GH, s.I, false);  // x_t W_ih^T runs in the time loop
+  else gemm(false, true, s.T * s.B, GH, s.I, Real(1), x, s.I, w_ih, s.I, Real(0), ws + L.gates, GH);
+}
+
+template <typename Real>
+void direction_prepare_backward(Real* ws, const Real* w_ih, const Real* w_hh, bool fuse_dx, const DirectionShape& s) {
+  const Layout L(s.cell, s.T, s.B, s.I, s.H);
+  if (!use_packed<Real>(s)) return;
+  pack_recurrent(ws + L.wpack, w_hh, gate_count(s.cell) * s.H, s.H, true);
+  if (fuse_dx) pack_input(ws + L.wpack_ih, w_ih, gate_count(s.cell) * s.H, s.I, true);
+}
+
+bool direction_fuses_dx(const DirectionShape& s, bool is_float, int directions) {
+  return is_float && directions == 1 && fuse_input(s, packed_gemm_available() && s.T >= 4);
+}
+
+template <typename Real>
+void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, const Real* x, const Real* w_hh,
+                            const Real* h0, const Real* c0, const int* lengths, const DirectionShape& s, int b0,
+                            int b1) {
+  if (b1 <= b0) return;
+  const Cell cell = s.cell;
+  const int T = s.T, B = s.B, H = s.H, GH = gate_count(cell) * H, rows = b1 - b0;
+  const size_t BH = size_t(B) * H;
+  const Layout L(cell, T, B, s.I, H);
+  const bool gru = cell == Cell::Gru, lstm = cell == Cell::Lstm;
+  Real* hs = ws + L.hs;
+  Real* cs = ws + L.cs;
+  Real* step = ws + L.step;
+  const bool pack = use_packed<Real>(s), fused = fuse_input(s, pack);
+
+  copy_rows(hs + size_t(s.reverse ? T : 0) * BH, h0, b0, b1, H);
+  if (lstm) copy_rows(cs + size_t(s.reverse ? T : 0) * BH, c0, b0, b1, H);
+
+  StepRows<Real> st;
+  st.b0 = b0; st.b1 = b1; st.H = H; st.lengths = lengths; st.relu = cell == Cell::RnnRelu;
+  st.bias = ws + L.bias; st.gh = step; st.ldy = ldy;
+  for (int k = 0; k < T; ++k) {
+    const int t = s.reverse ? T - 1 - k : k;
+    const Real* h_prev = hs + size_t(input_slot(s, t)) * BH;
+    Real* gates_t = ws + L.gates + size_t(t) * B * GH;
+    if (fused) {  // this step's x_t W_ih^T first, into the gate rows
+      const int I = s.I;
+      packed_gemm(reinterpret_cast<float*>(gates_t + size_t(b0) * GH), GH,
+                  reinterpret_cast<const float*>(x + (size_t(t) * B + b0) * I), I,
+                  reinterpret_cast<const float*>(ws + L.wpack_ih), rows, GH, I, false);
+    }
+    if (gru) recurrent_product(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, ws + L.wpack, rows, GH, H, false, false, pack);
+    else recurrent_product(gates_t + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, ws + L.wpack, rows, GH, H, false, true, pack);
+    st.t = t;
+    st.h_prev = h_prev;
+    st.h = hs + size_t(output_slot(s, t)) * BH;
+    if (lstm) {
+      st.c_prev = cs + size_t(input_slot(s, t)) * BH;
+      st.c = cs + size_t(output_slot(s, t)) * BH;
+    }
+    st.y = y ? y + size_t(t) * B * ldy : nullptr;
+    st.gates = gates_t;
+    st.ghn = gru ? ws + L.ghn + size_t(t) * BH : nullptr;
+    forward_pass(cell, st);
+  }
+  const size_t final_slot = s.reverse ? 0 : size_t(T);
+  if (hN) copy_rows(hN, hs + final_slot * BH, b0, b1, H);
+  if (lstm && cN) copy_rows(cN, cs + final_slot * BH, b0, b1, H);
+}
+
+template <typename Real>
+void direction_backward_rows(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0, Real* ws, const Real* w_hh,
+                             const Real* dy, int ldy, const Real* dhN, const Real* dcN, const int* lengths,
+                             const DirectionShape& s, int b0, int b1) {
+  if (b1 <= b0) return;
+  const Cell cell = s.cell;
+  const int T = s.T, B = s.B, H = s.H, GH = gate_count(cell) * H, rows = b1 - b0;
+  const size_t BH = size_t(B) * H, rb = size_t(b0) * H;
+  const Layout L(cell, T, B, s.I, H);
+  const bool gru = cell == Cell::Gru, lstm = cell == Cell::Lstm;
+  const Real* hs = ws + L.hs;
+  const Real* cs = ws + L.cs;
+  Real* dgh = ws + L.step;
+  Real* dh = ws + L.dh;
+  Real* dh_next = ws + L.dh_next;
+  Real* dc = ws + L.dc;
+  const bool pack = use_packed<Real>(s);
+
+  copy_rows(dh, dhN, b0, b1, H);
+  if (lstm) copy_rows(dc, dcN, b0, b1, H);
+
+  StepRows<Real> st;
+  st.b0 = b0; st.b1 = b1; st.H = H; st.lengths = lengths; st.relu = cell == Cell::RnnRelu;
+  st.ldy = ldy; st.dgh = dgh; st.dc = dc;
+  for (int k = 0; k < T; ++k) {
+    const int t = s.reverse ? k : T - 1 - k;  // the forward order, reversed
+    Real* dgates_t = ws + L.dgates + size_t(t) * B * GH;
+    st.t = t;
+    st.gates = ws + L.gates + size_t(t) * B * GH;
+    st.dgates = dgates_t;
+    st.ghn = gru ? ws + L.ghn + size_t(t) * BH : nullptr;
+    st.dghn = gru ? ws + L.dghn + size_t(t) * BH : nullptr;
+    st.h_prev = hs + size_t(input_slot(s, t)) * BH;
+    st.h_out = hs + size_t(output_slot(s, t)) * BH;
+    if (lstm) {
+      st.c_prev = cs + size_t(input_slot(s, t)) * BH;
+      st.c = const_cast<Real*>(cs + size_t(output_slot(s, t)) * BH);
+    }
+    st.dh = dh;
+    st.dh_next = dh_next;
+    st.dy = dy ? dy + size_t(t) * B * ldy : nullptr;
+    backward_pass(cell, st);
+    if (dx && pack) {  // dx_t = d(gi_t) W_ih for these rows, while d(gi_t) is hot
+      const int I = s.I;
+      packed_gemm(reinterpret_cast<float*>(dx + (size_t(t) * B + b0) * I), I,
+                  reinterpret_cast<const float*>(dgates_t + size_t(b0) * GH), GH,
+                  reinterpret_cast<const float*>(ws + L.wpack_ih), rows, I, GH, accumulate_dx);
+    }
+    if (gru) {
+      recurrent_product(dh_next + rb, H, dgh + size_t(b0) * GH, GH, w_hh, ws + L.wpack, rows, H, GH, true, true, pack);
+    } else {
+      recurrent_product(dh_next + rb, H, dgates_t + size_t(b0) * GH, GH, w_hh, ws + L.wpack, rows, H, GH, true, false, pack);
+      if (lengths) {  // padded step: the state (and its gradient) passes through
+        for (int b = b0; b < b1; ++b)
+          if (t >= lengths[b]) std::memcpy(dh_next + size_t(b) * H, dh + size_t(b) * H, size_t(H) * sizeof(Real));
+      }
+    }
+    std::swap(dh, dh_next);
+  }
+  if (dh0) copy_rows(dh0, dh, b0, b1, H);
+  if (lstm && dc0) copy_rows(dc0, dc, b0, b1, H);
+}
+
+template <typename Real>
+void direction_weight_gradients(Real* dx, bool accumulate_dx, Real* dw_ih, Real* dw_hh, Real* db_ih, Real* db_hh,
+                                const Real* ws, const Real* x, const Real* w_ih, const DirectionShape& s, int part,
+                                int parts) {
+  const Cell cell = s.cell;
+  const int T = s.T, B = s.B, I = s.I, H = s.H, GH = gate_count(cell) * H, TB = T * B;
+  const size_t BH = size_t(B) * H;
+  const Layout L(cell, T, B, s.I, H);
+  const Real* dgi = ws + L.dgates;
+  const Real* h_inputs = ws + L.hs + (s.reverse ? BH : 0);  // row t*B+b = state fed into step t
+  const Range g = split_range(GH, parts, part, 16);
+  const int rows = g.end - g.begin;
+  if (rows > 0) {
+    gemm(true, false, rows, I, TB, Real(1), dgi + g.begin, GH, x, I, Real(1), dw_ih + size_t(g.begin) * I, I);
+    if (cell == Cell::Gru) {
+      // d(gh) is d(gi) for the r and z blocks and ghn's gradient for the n block.
+      const int split = 2 * H;
+      const int a0 = g.begin, a1 = std::min(g.end, split), n0 = std::max(g.begin, split), n1 = g.end;
+      const Real* dghn = ws + L.dghn;
+      if (a1 > a0) {
+        gemm(true, false, a1 - a0, H, TB, Real(1), dgi + a0, GH, h_inputs, H, Real(1), dw_hh + size_t(a0) * H, H);
+        add_column_sums(db_ih, db_hh, dgi, size_t(TB), GH, a0, a1);
+      }
+      if (n1 > n0) {
+        gemm(true, false, n1 - n0, H, TB, Real(1), dghn + (n0 - split), H, h_inputs, H, Real(1),
+             dw_hh + size_t(n0) * H, H);
+        add_column_sums(db_ih, static_cast<Real*>(nullptr), dgi, size_t(TB), GH, n0, n1);
+        if (db_hh) add_column_sums(db_hh + split, static_cast<Real*>(nullptr), dghn, size_t(TB), H, n0 - split, n1 - split);
+      }
+    } else {
+      gemm(true, false, rows, H, TB, Real(1), dgi + g.begin, GH, h_inputs, H, Real(1), dw_hh + size_t(g.begin) * H, H);
+      add_column_sums(db_ih, db_hh, dgi, size_t(TB), GH, g.begin, g.end);
+    }
+  }
+  if (dx) {
+    const Range r = split_range(TB, parts, part, 16);
+    if (r.end > r.begin)
+      gemm(false, false, r.end - r.begin, I, GH, Real(1), dgi + size_t(r.begin) * GH, GH, w_ih, I,
+           accumulate_dx ? Real(1) : Real(0), dx + size_t(r.begin) * I, I);
+  }
+}
 
 template <typename Real>
 void direction_forward(Real* y, int ldy, Real* hN, Real* cN, Real* ws, const Real* x, const Real* w_ih,
                        const Real* w_hh, const Real* b_ih, const Real* b_hh, const Real* h0, const Real* c0,
                        const int* lengths, const DirectionShape& s) {
-  const Cell cell = s.cell;
-  const int T = s.T, B = s.B, I = s.I, H = s.H, GH = gate_count(cell) * H;
-  const size_t BH = size_t(B) * H, TB = size_t(T) * B;
-  const Layout L(cell, T, B, H);
-  Real* gi = ws + L.gi;
-  Real* cache = ws + L.cache;
-  Real* hs = ws + L.hs;
-  Real* cs = ws + L.cs;
-  Real* step = ws + L.step;
-  const int CW = cache_width(cell, H);
-  const bool gru = cell == Cell::Gru, lstm = cell == Cell::Lstm, relu = cell == Cell::RnnRelu;
-
-  // Hoisted input projection for all steps; non-GRU cells fold b_hh in too.
-  gemm(false, true, int(TB), GH, I, Real(1), x, I, w_ih, I, Real(0), gi, GH);
-  if (b_ih) add_bias_rows(gi, b_ih, TB, GH);
-  if (b_hh && !gru) add_bias_rows(gi, b_hh, TB, GH);
-
-  copy_or_zero(hs + size_t(s.reverse ? T : 0) * BH, h0, BH);
-  if (lstm) copy_or_zero(cs + size_t(s.reverse ? T : 0) * BH, c0, BH);
-
-  for (int k = 0; k < T; ++k) {
-    const int t = s.reverse ? T - 1 - k : k;
-    const Real* h_prev = hs + size_t(input_slot(s, t)) * BH;
-    Real* h = hs + size_t(output_slot(s, t)) * BH;
-    Real* gi_t = gi + size_t(t) * B * GH;
-    Real* y_t = y ? y + size_t(t) * B * ldy : nullptr;
-    if (gru) {
-      if (b_hh) for (int b = 0; b < B; ++b) std::memcpy(step + size_t(b) * GH, b_hh, GH * sizeof(Real));
-      gemm(false, true, B, GH, H, Real(1), h_prev, H, w_hh, H, b_hh ? Real(1) : Real(0), step, GH);
-    } else {
-      gemm(false, true, B, GH, H, Real(1), h_prev, H, w_hh, H, Real(1), gi_t, GH);
-    }
-    for (int b = 0; b < B; ++b) {
-      const bool active = is_active(lengths, b, t);
-      const size_t hb = size_t(b) * H;
-      Real* yb = y_t ? y_t + size_t(b) * ldy : nullptr;
-      Real* cache_b = cache + (size_t(t) * B + b) * CW;
-      if (gru) {
-        gru_row_forward(h + hb, yb, cache_b, gi_t + size_t(b) * GH, step + size_t(b) * GH, h_prev + hb, active, H);
-      } else if (lstm) {
-        const Real* c_prev = cs + size_t(input_slot(s, t)) * BH + hb;
-        Real* c = cs + size_t(output_slot(s, t)) * BH + hb;
-        lstm_row_forward(h + hb, c, yb, cache_b, gi_t + size_t(b) * GH, h_prev + hb, c_prev, active, H);
-      } else {
-        rnn_row_forward(h + hb, yb, gi_t + size_t(b) * GH, h_prev + hb, active, relu, H);
-      }
-    }
+  direction_project_input(ws, x, w_ih, w_hh, b_ih, b_hh, s);
+  const int parts = time_loop_parts(s.cell, s.T, s.B, s.H, num_threads(), 1);
+  if (parts == 1) {
+    direction_forward_rows(y, ldy, hN, cN, ws, x, w_hh, h0, c0, lengths, s, 0, s.B);
+    return;
   }
-  const size_t final_slot = s.reverse ? 0 : size_t(T);
-  if (hN) std::memcpy(hN, hs + final_slot * BH, BH * sizeof(Real));
-  if (lstm && cN) std::memcpy(cN, cs + final_slot * BH, BH * sizeof(Real));
+  parallel_for(parts, [&](int p) {
+    const Range r = split_range(s.B, parts, p);
+    direction_forward_rows(y, ldy, hN, cN, ws, x, w_hh, h0, c0, lengths, s, r.begin, r.end);
+  });
 }
 
 template <typename Real>
 void direction_backward(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Real* db_ih,
                         Real* db_hh, Real* ws, const Real* x, const Real* w_ih, const Real* w_hh, const Real* dy,
                         int ldy, const Real* dhN, const Real* dcN, const int* lengths, const DirectionShape& s) {
-  const Cell cell = s.cell;
-  const int T = s.T, B = s.B, I = s.I, H = s.H, GH = gate_count(cell) * H;
-  const size_t BH = size_t(B) * H, TB = size_t(T) * B;
-  const Layout L(cell, T, B, H);
-  const bool gru = cell == Cell::Gru, lstm = cell == Cell::Lstm, relu = cell == Cell::RnnRelu;
-  Real* dgi = ws + L.gi;  // forward's gi is dead by now
-  Real* dgh = gru ? ws + L.dgh : dgi;
-  const Real* cache = ws + L.cache;
-  const Real* hs = ws + L.hs;
-  const Real* cs = ws + L.cs;
-  Real* dh = ws + L.dh;
-  Real* dh_next = ws + L.dh_next;
-  Real* dc = ws + L.dc;
-  const int CW = cache_width(cell, H);
-
-  copy_or_zero(dh, dhN, BH);
-  if (lstm) copy_or_zero(dc, dcN, BH);
-
-  for (int k = 0; k < T; ++k) {
-    const int t = s.reverse ? k : T - 1 - k;  // the forward order, reversed
-    if (dy) {
-      const Real* dy_t = dy + size_t(t) * B * ldy;
-      for (int b = 0; b < B; ++b) {
-        if (!is_active(lengths, b, t)) continue;  // padded outputs are constant zeros
-        for (int j = 0; j < H; ++j) dh[size_t(b) * H + j] += dy_t[size_t(b) * ldy + j];
-      }
-    }
-    const Real* h_prev = hs + size_t(input_slot(s, t)) * BH;
-    const Real* h = hs + size_t(output_slot(s, t)) * BH;
-    Real* dgi_t = dgi + size_t(t) * B * GH;
-    Real* dgh_t = dgh + size_t(t) * B * GH;
-    for (int b = 0; b < B; ++b) {
-      const bool active = is_active(lengths, b, t);
-      const size_t hb = size_t(b) * H;
-      const Real* cache_b = cache + (size_t(t) * B + b) * CW;
-      if (gru) {
-        gru_row_backward(dgi_t + size_t(b) * GH, dgh_t + size_t(b) * GH, dh_next + hb, dh + hb, cache_b,
-                         h_prev + hb, active, H);
-      } else if (lstm) {
-        const Real* c = cs + size_t(output_slot(s, t)) * BH + hb;
-        const Real* c_prev = cs + size_t(input_slot(s, t)) * BH + hb;
-        lstm_row_backward(dgi_t + size_t(b) * GH, dh_next + hb, dc + hb, dh + hb, cache_b, c, c_prev, active, H);
-      } else {
-        rnn_row_backward(dgi_t + size_t(b) * GH, dh_next + hb, dh + hb, h + hb, active, relu, H);
-      }
-    }
-    gemm(false, false, B, H, GH, Real(1), dgh_t, GH, w_hh, H, Real(1), dh_next, H);
-    std::swap(dh, dh_next);
+  const bool fuse_dx = dx && direction_fuses_dx(s, sizeof(Real) == sizeof(float), 1);
+  direction_prepare_backward(ws, w_ih, w_hh, fuse_dx, s);
+  Real* loop_dx = fuse_dx ? dx : nullptr;
+  const int parts = time_loop_parts(s.cell, s.T, s.B, s.H, num_threads(), 1);
+  if (parts == 1) {
+    direction_backward_rows(loop_dx, accumulate_dx, dh0, dc0, ws, w_hh, dy, ldy, dhN, dcN, lengths, s, 0, s.B);
+  } else {
+    parallel_for(parts, [&](int p) {
+      const Range r = split_range(s.B, parts, p);
+      direction_backward_rows(loop_dx, accumulate_dx, dh0, dc0, ws, w_hh, dy, ldy, dhN, dcN, lengths, s, r.begin, r.end);
+    });
   }
-
-  // Weight gradients and dx: one GEMM each over all T*B rows.
-  const Real* h_inputs = hs + (s.reverse ? BH : 0);  // row t*B+b = state fed into step t
-  gemm(true, false, GH, I, int(TB), Real(1), dgi, GH, x, I, Real(1), dw_ih, I);
-  gemm(true, false, GH, H, int(TB), Real(1), dgh, GH, h_inputs, H, Real(1), dw_hh, H);
-  if (db_ih) add_column_sums(db_ih, dgi, TB, GH);
-  if (db_hh) add_column_sums(db_hh, dgh, TB, GH);
-  if (dx) gemm(false, false, int(TB), I, GH, Real(1), dgi, GH, w_ih, I, accumulate_dx ? Real(1) : Real(0), dx, I);
-  if (dh0) std::memcpy(dh0, dh, BH * sizeof(Real));
-  if (lstm && dc0) std::memcpy(dc0, dc, BH * sizeof(Real));
+  const int wparts = weight_gradient_parts(s.T, s.B, s.I, s.H, gate_count(s.cell), num_threads());
+  parallel_for(wparts, [&](int p) {
+    direction_weight_gradients(fuse_dx ? nullptr : dx, accumulate_dx, dw_ih, dw_hh, db_ih, db_hh, ws, x, w_ih, s, p,
+                               wparts);
+  });
 }
 
-template void direction_forward<float>(float*, int, float*, float*, float*, const float*, const float*, const float*,
-                                       const float*, const float*, const float*, const float*, const int*,
-                                       const DirectionShape&);
-template void direction_forward<double>(double*, int, double*, double*, double*, const double*, const double*,
-                                        const double*, const double*, const double*, const double*, const double*,
-                                        const int*, const DirectionShape&);
-template void direction_backward<float>(float*, bool, float*, float*, float*, float*, float*, float*, float*,
-                                        const float*, const float*, const float*, const float*, int, const float*,
-                                        const float*, const int*, const DirectionShape&);
-template void direction_backward<double>(double*, bool, double*, double*, double*, double*, double*, double*,
-                                         double*, const double*, const double*, const double*, const double*, int,
-                                         const double*, const double*, const int*, const DirectionShape&);
+#define RNNKIT_INSTANTIATE(Real)                                                                                    \
+  template void direction_project_input<Real>(Real*, const Real*, const Real*, const Real*, const Real*,           \
+                                              const Real*, const DirectionShape&);                                  \
+  template void direction_prepare_backward<Real>(Real*, const Real*, const Real*, bool, const DirectionShape&);     \
+  template void direction_forward_rows<Real>(Real*, int, Real*, Real*, Real*, const Real*, const Real*, const Real*, \
+                                             const Real*, const int*, const DirectionShape&, int, int);             \
+  template void direction_backward_rows<Real>(Real*, bool, Real*, Real*, Real*, const Real*, const Real*, int,     \
+                                              const Real*, const Real*, const int*, const DirectionShape&, int, int); \
+  template void direction_weight_gradients<Real>(Real*, bool, Real*, Real*, Real*, Real*, const Real*, const Real*, \
+                                                 const Real*, const DirectionShape&, int, int);                     \
+  template void direction_forward<Real>(Real*, int, Real*, Real*, Real*, const Real*, const Real*, const Real*,    \
+                                        const Real*, const Real*, const Real*, const Real*, const int*,            \
+                                        const DirectionShape&);                                                     \
+  template void direction_backward<Real>(Real*, bool, Real*, Real*, Real*, Real*, Real*, Real*, Real*, const Real*, \
+                                         const Real*, const Real*, const Real*, int, const Real*, const Real*,      \
+                                         const int*, const DirectionShape&);
+RNNKIT_INSTANTIATE(float)
+RNNKIT_INSTANTIATE(double)
+#undef RNNKIT_INSTANTIATE
 
 }  // namespace rnnkit

@@ -1,12 +1,20 @@
 // Forward pass and BPTT of one direction of one recurrent layer over all T
 // steps. The input projection and the weight-gradient products are single
-// GEMMs over T*B rows; only h W_hh^T and an element-wise pass run per step.
+// GEMMs over T*B rows; only h W_hh^T and one fused element-wise pass run per
+// step. Batch rows are independent through time, so the time loops take a
+// row range [b0, b1): the stack runs row ranges (and directions) on separate
+// threads with no synchronisation inside the loop.
 // Legend: T steps, B batch, I input size, H hidden size, GH = gates * H.
 #pragma once
 #include <cstddef>
 #include "cell.h"
 
 namespace rnnkit {
+
+// Pieces of work per thread (claimed as threads come free). 2 would soften a
+// core that vanishes mid-call, but measured 4-9% slower on a, b and d when both
+// cores are there, and no faster when the machine is shared (bench/RESULTS.md).
+constexpr int kOversplit = 1;
 
 struct DirectionShape {
   Cell cell;
@@ -15,10 +23,57 @@ struct DirectionShape {
 };
 
 // Floats of workspace one direction needs; forward fills it, backward reads it.
-size_t direction_workspace_floats(Cell cell, int T, int B, int H);
+// The backward-only part comes last: training = false gives the forward part.
+size_t direction_workspace_floats(Cell cell, int T, int B, int I, int H, bool training = true);
 
+// Phase 1 of forward: the combined biases, and either W_ih and W_hh packed for
+// the time loop (which then computes x_t W_ih^T step by step) or, without
+// packing, ws's gate buffer = x W_ih^T for all T*B rows (one GEMM, split over
+// the pool). b_ih/b_hh may be null.
+template <typename Real>
+void direction_project_input(Real* ws, const Real* x /*[T,B,I]*/, const Real* w_ih /*[GH,I]*/,
+                             const Real* w_hh /*[GH,H]*/, const Real* b_ih /*[GH]*/, const Real* b_hh /*[GH]*/,
+                             const DirectionShape& s);
+
+// Before the backward time loops: packs W_hh for them, and W_ih when fuse_dx
+// (one thread, once per call).
+template <typename Real>
+void direction_prepare_backward(Real* ws, const Real* w_ih /*[GH,I]*/, const Real* w_hh /*[GH,H]*/, bool fuse_dx,
+                                const DirectionShape& s);
+
+// Whether the backward time loop computes dx itself (packed path, one direction:
+// two directions would add into the same dx rows from two threads).
+bool direction_fuses_dx(const DirectionShape& s, bool is_float, int directions);
+
+// Phase 2 of forward: the time loop for batch rows [b0, b1).
 // y: output rows at column offset of this direction, leading dimension ldy (zeros at padded steps).
-// hN/cN: state after each row's last valid step. b_ih/b_hh, h0/c0, lengths may be null.
+// hN/cN: state after each row's last valid step (may be null). h0, c0, lengths may be null.
+template <typename Real>
+void direction_forward_rows(Real* y /*[T,B,ldy]*/, int ldy, Real* hN /*[B,H]*/, Real* cN /*[B,H] LSTM*/, Real* ws,
+                            const Real* x /*[T,B,I]*/, const Real* w_hh /*[GH,H]*/, const Real* h0 /*[B,H]*/,
+                            const Real* c0 /*[B,H]*/, const int* lengths /*[B]*/, const DirectionShape& s, int b0,
+                            int b1);
+
+// Phase 1 of backward: BPTT for batch rows [b0, b1), after a forward with the same shape.
+// Leaves the gate gradients in ws; writes dh0/dc0 rows (each may be null). dy, dhN, dcN may be null.
+// dx non-null (only after direction_prepare_backward with fuse_dx): also writes (or, when
+// accumulate_dx, adds) these rows of dx; then pass dx = null to direction_weight_gradients.
+template <typename Real>
+void direction_backward_rows(Real* dx /*[T,B,I]*/, bool accumulate_dx, Real* dh0 /*[B,H]*/, Real* dc0 /*[B,H]*/,
+                             Real* ws, const Real* w_hh, const Real* dy /*[T,B,ldy]*/, int ldy,
+                             const Real* dhN /*[B,H]*/, const Real* dcN /*[B,H]*/, const int* lengths,
+                             const DirectionShape& s, int b0, int b1);
+
+// Phase 2 of backward, part `part` of `parts` (disjoint outputs; run them on
+// any threads): accumulates dw_ih, dw_hh, db_ih, db_hh (gate rows of this part)
+// and writes dx rows of this part (adds when accumulate_dx). dx, db_* may be null.
+template <typename Real>
+void direction_weight_gradients(Real* dx /*[T,B,I]*/, bool accumulate_dx, Real* dw_ih /*[GH,I]*/,
+                                Real* dw_hh /*[GH,H]*/, Real* db_ih /*[GH]*/, Real* db_hh /*[GH]*/, const Real* ws,
+                                const Real* x /*[T,B,I]*/, const Real* w_ih, const DirectionShape& s, int part,
+                                int parts);
+
+// All phases of one direction in order (the pool splits what is worth it).
 template <typename Real>
 void direction_forward(Real* y /*[T,B,ldy]*/, int ldy, Real* hN /*[B,H]*/, Real* cN /*[B,H] LSTM*/,
                        Real* ws, const Real* x /*[T,B,I]*/, const Real* w_ih /*[GH,I]*/,
@@ -35,5 +90,15 @@ void direction_backward(Real* dx /*[T,B,I]*/, bool accumulate_dx, Real* dh0 /*[B
                         Real* ws, const Real* x /*[T,B,I]*/, const Real* w_ih, const Real* w_hh,
                         const Real* dy /*[T,B,ldy]*/, int ldy, const Real* dhN /*[B,H]*/, const Real* dcN /*[B,H]*/,
                         const int* lengths /*[B]*/, const DirectionShape& s);
+
+// How many batch-row ranges a time loop of this shape is worth splitting into
+// when `threads` threads serve `directions` independent loops (1 = run whole).
+int time_loop_parts(Cell cell, int T, int B, int H, int threads, int directions);
+
+// Parts of direction_weight_gradients for `threads` threads (1 when too small to split).
+inline int weight_gradient_parts(int T, int B, int I, int H, int gates, int threads) {
+  const double flops = 2.0 * T * B * gates * double(H) * (2.0 * I + H);
+  return threads <= 1 || flops < 6e6 ? 1 : kOversplit * threads;
+}
 
 }  // namespace rnnkit

@@ -7,13 +7,15 @@
 #include <vector>
 
 #include "dropout.h"
+#include "parallel.h"
 #include "recurrent_direction.h"
 
 namespace rnnkit {
 namespace {
 
-// Workspace layout of the stack, in floats:
-//   input0          [T,B,I]         copy of x (backward needs it after the caller moved on)
+// Workspace layout of the stack, in floats (inference, training=false, needs
+// only the outputs and the directions' forward parts):
+//   input0          [T,B,I]         copy of x (backward needs it after the caller moved on), training only
 //   outputs[l]      [T,B,D*H]       output of layer l, for l < L-1
 //   dropped[l]      [T,B,D*H]       input of layer l >= 1 after dropout (only when dropout > 0)
 //   masks[l]        [T,B,D*H]       its mask
@@ -22,19 +24,20 @@ namespace {
 struct StackLayout {
   size_t input0, outputs, dropped, masks, grad_a, grad_b, directions, per_direction, total;
   size_t layer_floats;
-  StackLayout(const StackConfig& c, int T, int B) {
+  StackLayout(const StackConfig& c, int T, int B, bool training) {
     const size_t TB = size_t(T) * B;
     const int L = c.num_layers, D = c.num_directions;
-    const bool drop = c.dropout > 0 && L > 1;
+    const bool drop = training && c.dropout > 0 && L > 1, grads = training && L > 1;
     layer_floats = TB * size_t(D) * c.hidden_size;
     size_t at = 0;
-    input0 = at;     at += TB * size_t(c.input_size);
+    input0 = at;     at += training ? TB * size_t(c.input_size) : 0;
     outputs = at;    at += size_t(L - 1) * layer_floats;
     dropped = at;    at += drop ? size_t(L - 1) * layer_floats : 0;
     masks = at;      at += drop ? size_t(L - 1) * layer_floats : 0;
-    grad_a = at;     at += L > 1 ? layer_floats : 0;
-    grad_b = at;     at += L > 1 ? layer_floats : 0;
-    per_direction = direction_workspace_floats(c.cell, T, B, c.hidden_size);
+    grad_a = at;     at += grads ? layer_floats : 0;
+    grad_b = at;     at += grads ? layer_floats : 0;
+    const int widest_input = std::max(c.input_size, c.num_layers > 1 ? D * c.hidden_size : 0);
+    per_direction = direction_workspace_floats(c.cell, T, B, widest_input, c.hidden_size, training);
     directions = at; at += size_t(L) * D * per_direction;
     total = at;
   }
@@ -72,19 +75,23 @@ size_t stack_param_count(const StackConfig& c) {
   return param_offsets(c, c.num_layers - 1, c.num_directions - 1).end;
 }
 
-size_t stack_workspace_floats(const StackConfig& c, int T, int B) { return StackLayout(c, T, B).total; }
+size_t stack_workspace_floats(const StackConfig& c, int T, int B, bool training) {
+  return StackLayout(c, T, B, training).total;
+}
 
 template <typename Real>
 void stack_forward(Real* y, Real* hN, Real* cN, Real* ws, const Real* params, const Real* x, const Real* h0,
                    const Real* c0, const int* lengths, bool training, uint64_t dropout_seed, const StackConfig& c,
                    int T, int B) {
-  const StackLayout S(c, T, B);
+  const StackLayout S(c, T, B, training);
   const int L = c.num_layers, D = c.num_directions, H = c.hidden_size;
   const size_t BH = size_t(B) * H;
   const bool lstm = c.cell == Cell::Lstm;
-  std::memcpy(ws + S.input0, x, size_t(T) * B * c.input_size * sizeof(Real));
-
-  const Real* layer_in = ws + S.input0;
+  const Real* layer_in = x;
+  if (training) {
+    std::memcpy(ws + S.input0, x, size_t(T) * B * c.input_size * sizeof(Real));
+    layer_in = ws + S.input0;
+  }
   for (int l = 0; l < L; ++l) {
     if (l > 0 && uses_dropout(c, training)) {
       Real* mask = ws + S.mask_into(l);
@@ -94,15 +101,27 @@ void stack_forward(Real* y, Real* hN, Real* cN, Real* ws, const Real* params, co
       layer_in = dropped;
     }
     Real* layer_out = l == L - 1 ? y : ws + S.output_of(l);
-    for (int d = 0; d < D; ++d) {
+    const int I = layer_input_size(c, l);
+    for (int d = 0; d < D; ++d) {  // input projections: big GEMMs, split over the pool
+      const ParamOffsets p = param_offsets(c, l, d);
+      direction_project_input(ws + S.direction(c, l, d), layer_in, params + p.w_ih, params + p.w_hh,
+                              c.bias ? params + p.b_ih : nullptr, c.bias ? params + p.b_hh : nullptr,
+                              DirectionShape{c.cell, T, B, I, H, d == 1});
+    }
+    // Time loops: directions and batch slices are independent, one thread each.
+    const int parts = time_loop_parts(c.cell, T, B, H, num_threads(), D);
+    auto run = [&](int task) {
+      const int d = task / parts;
+      const Range rows = split_range(B, parts, task % parts);
       const ParamOffsets p = param_offsets(c, l, d);
       const size_t state = size_t(l * D + d) * BH;
-      const DirectionShape shape{c.cell, T, B, layer_input_size(c, l), H, d == 1};
-      direction_forward(layer_out + size_t(d) * H, D * H, hN ? hN + state : nullptr,
-                        lstm && cN ? cN + state : nullptr, ws + S.direction(c, l, d), layer_in, params + p.w_ih,
-                        params + p.w_hh, c.bias ? params + p.b_ih : nullptr, c.bias ? params + p.b_hh : nullptr,
-                        h0 ? h0 + state : nullptr, lstm && c0 ? c0 + state : nullptr, lengths, shape);
-    }
+      direction_forward_rows(layer_out + size_t(d) * H, D * H, hN ? hN + state : nullptr,
+                             lstm && cN ? cN + state : nullptr, ws + S.direction(c, l, d), layer_in, params + p.w_hh,
+                             h0 ? h0 + state : nullptr, lstm && c0 ? c0 + state : nullptr, lengths,
+                             DirectionShape{c.cell, T, B, I, H, d == 1}, rows.begin, rows.end);
+    };
+    if (D * parts == 1) run(0);  // not a pool task: large per-step GEMMs may still split
+    else parallel_for(D * parts, run);
     layer_in = layer_out;
   }
 }
@@ -110,7 +129,7 @@ void stack_forward(Real* y, Real* hN, Real* cN, Real* ws, const Real* params, co
 template <typename Real>
 void stack_backward(Real* dx, Real* dh0, Real* dc0, Real* dparams, Real* ws, const Real* params, const Real* dy,
                     const Real* dhN, const Real* dcN, const int* lengths, const StackConfig& c, int T, int B) {
-  const StackLayout S(c, T, B);
+  const StackLayout S(c, T, B, true);
   const int L = c.num_layers, D = c.num_directions, H = c.hidden_size;
   const size_t BH = size_t(B) * H;
   const bool lstm = c.cell == Cell::Lstm, drop = c.dropout > 0 && L > 1;
@@ -121,15 +140,38 @@ void stack_backward(Real* dx, Real* dh0, Real* dc0, Real* dparams, Real* ws, con
   for (int l = L - 1; l >= 0; --l) {
     const Real* layer_in = l == 0 ? ws + S.input0 : drop ? ws + S.dropped_into(l) : ws + S.output_of(l - 1);
     Real* layer_dx = l == 0 ? dx : grad_in;
-    for (int d = 0; d < D; ++d) {
+    const int I = layer_input_size(c, l);
+    // One direction: the time loop computes dx as it goes (packed path).
+    const bool fuse_dx = layer_dx && direction_fuses_dx(DirectionShape{c.cell, T, B, I, H, false},
+                                                        sizeof(Real) == sizeof(float), D);
+    for (int d = 0; d < D; ++d)
+      direction_prepare_backward(ws + S.direction(c, l, d), params + param_offsets(c, l, d).w_ih,
+                                 params + param_offsets(c, l, d).w_hh, fuse_dx, DirectionShape{c.cell, T, B, I, H, d == 1});
+    const int parts = time_loop_parts(c.cell, T, B, H, num_threads(), D);
+    auto run = [&](int task) {
+      const int d = task / parts;
+      const Range rows = split_range(B, parts, task % parts);
       const ParamOffsets p = param_offsets(c, l, d);
       const size_t state = size_t(l * D + d) * BH;
-      const DirectionShape shape{c.cell, T, B, layer_input_size(c, l), H, d == 1};
-      direction_backward(layer_dx, d > 0, dh0 ? dh0 + state : nullptr, lstm && dc0 ? dc0 + state : nullptr,
-                         dparams + p.w_ih, dparams + p.w_hh, c.bias ? dparams + p.b_ih : nullptr,
-                         c.bias ? dparams + p.b_hh : nullptr, ws + S.direction(c, l, d), layer_in,
-                         params + p.w_ih, params + p.w_hh, layer_dy ? layer_dy + size_t(d) * H : nullptr, D * H,
-                         dhN ? dhN + state : nullptr, lstm && dcN ? dcN + state : nullptr, lengths, shape);
+      direction_backward_rows(fuse_dx ? layer_dx : nullptr, false, dh0 ? dh0 + state : nullptr,
+                              lstm && dc0 ? dc0 + state : nullptr,
+                              ws + S.direction(c, l, d), params + p.w_hh,
+                              layer_dy ? layer_dy + size_t(d) * H : nullptr, D * H, dhN ? dhN + state : nullptr,
+                              lstm && dcN ? dcN + state : nullptr, lengths, DirectionShape{c.cell, T, B, I, H, d == 1},
+                              rows.begin, rows.end);
+    };
+    if (D * parts == 1) run(0);
+    else parallel_for(D * parts, run);
+    // Weight gradients and dx: big GEMMs over all T*B rows, split into disjoint parts.
+    const int wparts = weight_gradient_parts(T, B, I, H, gate_count(c.cell), num_threads());
+    for (int d = 0; d < D; ++d) {  // directions in turn: both add into dx
+      const ParamOffsets p = param_offsets(c, l, d);
+      const DirectionShape shape{c.cell, T, B, I, H, d == 1};
+      parallel_for(wparts, [&](int part) {
+        direction_weight_gradients(fuse_dx ? nullptr : layer_dx, d > 0, dparams + p.w_ih, dparams + p.w_hh,
+                                   c.bias ? dparams + p.b_ih : nullptr, c.bias ? dparams + p.b_hh : nullptr,
+                                   ws + S.direction(c, l, d), layer_in, params + p.w_ih, shape, part, wparts);
+      });
     }
     if (l == 0) break;
     if (drop) {

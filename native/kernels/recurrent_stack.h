@@ -28,8 +28,9 @@ struct ParamOffsets { size_t w_ih, w_hh, b_ih, b_hh, end; };
 ParamOffsets param_offsets(const StackConfig& c, int layer, int direction);
 size_t stack_param_count(const StackConfig& c);
 
-// Floats of workspace for a forward (+ backward) at T steps and batch B.
-size_t stack_workspace_floats(const StackConfig& c, int T, int B);
+// Floats of workspace for a training forward and its backward at T steps and
+// batch B; with training = false, the smaller workspace an inference forward needs.
+size_t stack_workspace_floats(const StackConfig& c, int T, int B, bool training = true);
 
 // y [T,B,D*H], hN/cN [L*D,B,H] (cN LSTM only). h0, c0, lengths may be null.
 // training: keep what backward needs and apply dropout drawn from dropout_seed.

@@ -2,12 +2,18 @@
 // plain per-element reference, and BPTT against central finite differences in
 // double precision. Run by ctest (see CMakeLists.txt).
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 #include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "../kernels/blas.h"
+#include "../kernels/fast_math.h"
+#include "../kernels/packed_gemm.h"
 #include "../kernels/recurrent_direction.h"
 #include "../kernels/recurrent_stack.h"
 
@@ -98,7 +104,7 @@ void test_fast_matches_naive(Cell cell, bool reverse) {
   naive_direction_forward(y_ref, h_ref, c_ref, x, w_ih.data(), w_hh.data(), b_ih.data(), b_hh.data(), lengths, cell,
                           T, B, I, H, reverse);
   std::vector<double> y(size_t(T) * B * H), hN(size_t(B) * H), cN(size_t(B) * H);
-  std::vector<double> ws(direction_workspace_floats(cell, T, B, H));
+  std::vector<double> ws(direction_workspace_floats(cell, T, B, I, H));
   const DirectionShape s{cell, T, B, I, H, reverse};
   direction_forward(y.data(), H, hN.data(), cN.data(), ws.data(), x.data(), w_ih.data(), w_hh.data(), b_ih.data(),
                     b_hh.data(), (const double*)nullptr, (const double*)nullptr, lengths.data(), s);
@@ -160,28 +166,246 @@ void test_stack_gradients(Cell cell, int L, int D, bool bias, double dropout) {
   if (lstm) compare(c0, dc0, "c0");
 }
 
-// Float path agrees with the double path on the same data.
-void test_float_matches_double(Cell cell) {
-  const int T = 7, B = 4, I = 6, H = 5;
-  const StackConfig c{cell, 2, 2, I, H, true, 0.0};
+// Float path (fast activations, packed GEMMs, dx inside the time loop for one
+// direction) agrees with the double path on the same data, forward and backward.
+// Sizes: small ragged ones, and ones that take the packed paths with x W_ih^T
+// and dx inside the time loop (B >= 32, I >= 128).
+void test_float_matches_double(Cell cell, int D, int T = 7, int B = 4, int I = 6, int H = 5) {
+  const StackConfig c{cell, 2, D, I, H, true, 0.0};
+  const bool lstm = cell == Cell::Lstm;
   std::mt19937 rng(3);
-  const size_t P = stack_param_count(c), S = size_t(2) * 2 * B * H, Y = size_t(T) * B * 2 * H;
-  const std::vector<double> pd = randoms(P, rng, 0.4), xd = randoms(size_t(T) * B * I, rng);
-  std::vector<float> pf(pd.begin(), pd.end()), xf(xd.begin(), xd.end());
-  std::vector<double> yd(Y), hd(S), cd(S), wsd(stack_workspace_floats(c, T, B));
-  std::vector<float> yf(Y), hf(S), cf(S), wsf(stack_workspace_floats(c, T, B));
+  const size_t P = stack_param_count(c), S = size_t(2) * D * B * H, Y = size_t(T) * B * D * H;
+  const std::vector<double> pd = randoms(P, rng, 0.4), xd = randoms(size_t(T) * B * I, rng), dyd = randoms(Y, rng);
+  std::vector<int> lengths(B);
+  for (int b = 0; b < B; ++b) lengths[b] = b == 0 ? T : 1 + (b * 5) % T;
+  std::vector<float> pf(pd.begin(), pd.end()), xf(xd.begin(), xd.end()), dyf(dyd.begin(), dyd.end());
+  // Inference forwards: the smaller workspace that leaves out what only backward needs.
+  std::vector<double> yd(Y), hd(S), cd(S), wsd(stack_workspace_floats(c, T, B, false));
+  std::vector<float> yf(Y), hf(S), cf(S), wsf(stack_workspace_floats(c, T, B, false));
   stack_forward(yd.data(), hd.data(), cd.data(), wsd.data(), pd.data(), xd.data(), (const double*)nullptr,
                 (const double*)nullptr, nullptr, false, 0, c, T, B);
   stack_forward(yf.data(), hf.data(), cf.data(), wsf.data(), pf.data(), xf.data(), (const float*)nullptr,
                 (const float*)nullptr, nullptr, false, 0, c, T, B);
-  double err = 0;
-  for (size_t i = 0; i < Y; ++i) err = std::max(err, std::fabs(yd[i] - double(yf[i])));
-  check(err < 1e-5, std::string(cell_name(cell)) + " float32 kernels agree with float64 kernels", err);
+  double err = 0, yscale = 1;
+  for (size_t i = 0; i < Y; ++i) yscale = std::max(yscale, std::fabs(yd[i]));
+  for (size_t i = 0; i < Y; ++i) err = std::max(err, std::fabs(yd[i] - double(yf[i])) / yscale);
+  const std::string name = std::string(cell_name(cell)) + (D == 2 ? " bidirectional" : "") + " T=" +
+                           std::to_string(T) + " B=" + std::to_string(B) + " I=" + std::to_string(I) + " H=" +
+                           std::to_string(H);
+  check(err < 1e-5, name + " float32 forward agrees with float64", err);
+
+  std::vector<double> wtd(stack_workspace_floats(c, T, B)), gd(P, 0.0), dxd(xd.size()), dh0d(S), dc0d(S);
+  std::vector<float> wtf(stack_workspace_floats(c, T, B)), gf(P, 0.0f), dxf(xf.size()), dh0f(S), dc0f(S);
+  stack_forward(yd.data(), hd.data(), cd.data(), wtd.data(), pd.data(), xd.data(), (const double*)nullptr,
+                (const double*)nullptr, lengths.data(), true, 0, c, T, B);
+  stack_forward(yf.data(), hf.data(), cf.data(), wtf.data(), pf.data(), xf.data(), (const float*)nullptr,
+                (const float*)nullptr, lengths.data(), true, 0, c, T, B);
+  stack_backward(dxd.data(), dh0d.data(), lstm ? dc0d.data() : nullptr, gd.data(), wtd.data(), pd.data(), dyd.data(),
+                 (const double*)nullptr, (const double*)nullptr, lengths.data(), c, T, B);
+  stack_backward(dxf.data(), dh0f.data(), lstm ? dc0f.data() : nullptr, gf.data(), wtf.data(), pf.data(), dyf.data(),
+                 (const float*)nullptr, (const float*)nullptr, lengths.data(), c, T, B);
+  double gerr = 0, scale = 0;
+  for (size_t i = 0; i < P; ++i) { gerr = std::max(gerr, std::fabs(gd[i] - gf[i])); scale = std::max(scale, std::fabs(gd[i])); }
+  for (size_t i = 0; i < dxd.size(); ++i) { gerr = std::max(gerr, std::fabs(dxd[i] - dxf[i])); scale = std::max(scale, std::fabs(dxd[i])); }
+  for (size_t i = 0; i < S; ++i) gerr = std::max(gerr, std::fabs(dh0d[i] - dh0f[i]));
+  check(gerr < 1e-5 * std::max(1.0, scale), name + " float32 gradients agree with float64",
+        gerr / std::max(1.0, scale));
+}
+
+// The float activations the cell kernels use (through the same per-CPU
+// dispatch) against double precision, over a sweep of float bit patterns.
+void test_fast_activations() {
+  auto sweep = [](void (*fn)(float*, const float*, size_t), double (*exact)(double), float lo, float hi,
+                  const char* name) {
+    std::vector<float> xs;
+    for (float sign : {1.0f, -1.0f}) {
+      const float top = sign > 0 ? hi : -lo;
+      if (top <= 0) continue;
+      uint32_t a, b;
+      const float start = 1e-30f;
+      std::memcpy(&a, &start, 4);
+      std::memcpy(&b, &top, 4);
+      for (uint32_t bits = a; bits <= b; bits += 61) {
+        float v;
+        std::memcpy(&v, &bits, 4);
+        xs.push_back(sign * v);
+      }
+    }
+    xs.push_back(0.0f);
+    std::vector<float> ys(xs.size());
+    fn(ys.data(), xs.data(), xs.size());
+    double worst = 0;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const double ref = exact(double(xs[i]));
+      const double rel = ref == 0 ? std::fabs(double(ys[i])) : std::fabs(double(ys[i]) - ref) / std::fabs(ref);
+      worst = std::max(worst, rel);
+    }
+    check(worst <= 1e-6, std::string("fast float ") + name + " is within 1e-6 relative of the exact value (" +
+                             std::to_string(xs.size()) + " points)", worst);
+  };
+  sweep(tanh_f32, [](double v) { return std::tanh(v); }, -20.0f, 20.0f, "tanh");
+  sweep(sigmoid_f32, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }, -87.0f, 88.0f, "sigmoid");
+  sweep(exp_f32, [](double v) { return std::exp(v); }, -87.0f, 88.0f, "exp");
+
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float xs[] = {inf, -inf, nan, 0.0f, -0.0f};
+  float t[5], g[5];
+  tanh_f32(t, xs, 5);
+  sigmoid_f32(g, xs, 5);
+  const bool ok = t[0] == 1.0f && t[1] == -1.0f && std::isnan(t[2]) && t[3] == 0.0f && t[4] == 0.0f &&
+                  g[0] == 1.0f && g[1] >= 0.0f && g[1] < 1e-37f && std::isnan(g[2]) && g[3] == 0.5f;
+  if (!ok)
+    for (int i = 0; i < 5; ++i) std::printf("     x=%g tanh=%.9g sigmoid=%.9g\n", double(xs[i]), double(t[i]), double(g[i]));
+  check(ok, "fast float tanh and sigmoid keep infinities, zeros and NaN sensible", 0.0);
+}
+
+// The packed micro-kernel against a plain triple loop: ragged M, N and K
+// (tails of the 6-row tiles, the 16-column panels and the K blocks), both
+// operand layouts, transposed A, and accumulate.
+void test_packed_gemm() {
+  if (!packed_gemm_available()) {
+    check(true, "packed GEMM: not available on this CPU (BLAS is used instead)", 0.0);
+    return;
+  }
+  std::mt19937 rng(17);
+  const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {13, 600, 37}, {64, 256, 768}, {5, 1100, 16}, {97, 33, 50}};
+  double worst = 0;
+  for (const auto& sh : shapes) {
+    const int M = sh[0], K = sh[1], N = sh[2];
+    for (int variant = 0; variant < 8; ++variant) {
+      const bool w_transposed = variant & 1, trans_a = variant & 2, accumulate = variant & 4;
+      std::vector<double> ad = randoms(size_t(M) * K, rng), wd = randoms(size_t(K) * N, rng), cd = randoms(size_t(M) * N, rng);
+      std::vector<float> a(ad.begin(), ad.end()), w(wd.begin(), wd.end()), c(cd.begin(), cd.end());
+      std::vector<float> packed(packed_floats(K, N));
+      pack_operand(packed.data(), w.data(), K, N, w_transposed);
+      const int lda = trans_a ? M : K;
+      packed_gemm(c.data(), N, a.data(), lda, packed.data(), M, N, K, accumulate, trans_a);
+      for (int m = 0; m < M; ++m)
+        for (int n = 0; n < N; ++n) {
+          double ref = accumulate ? double(float(cd[size_t(m) * N + n])) : 0.0;
+          for (int k = 0; k < K; ++k) {
+            const double av = trans_a ? a[size_t(k) * M + m] : a[size_t(m) * K + k];
+            const double wv = w_transposed ? w[size_t(n) * K + k] : w[size_t(k) * N + n];
+            ref += av * wv;
+          }
+          worst = std::max(worst, std::fabs(ref - c[size_t(m) * N + n]) / std::sqrt(double(K)));
+        }
+    }
+  }
+  check(worst < 1e-5, "packed GEMM matches a plain triple loop on ragged shapes, both layouts, transposed A, accumulate",
+        worst);
+}
+
+// rnnkit's gemm wrapper (row-major, leading dimensions, matrix-vector shortcut
+// for one row, split over the pool when large) against a plain triple loop.
+void test_gemm_wrapper() {
+  std::mt19937 rng(23);
+  const int shapes[][3] = {{1, 70, 33}, {1, 1, 5}, {5, 1, 9}, {37, 50, 20}, {300, 200, 160}};
+  double worst = 0;
+  for (int threads : {1, 2}) {
+    blas_set_num_threads(threads);
+    for (const auto& sh : shapes) {
+      const int M = sh[0], N = sh[1], K = sh[2];
+      for (int variant = 0; variant < 8; ++variant) {
+        const bool ta = variant & 1, tb = variant & 2;
+        const float beta = (variant & 4) ? 1.0f : 0.0f;
+        const int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 1;
+        const std::vector<double> ad = randoms(size_t(ta ? K : M) * lda, rng), bd = randoms(size_t(tb ? N : K) * ldb, rng),
+                                  cd = randoms(size_t(M) * ldc, rng);
+        std::vector<float> a(ad.begin(), ad.end()), b(bd.begin(), bd.end()), c(cd.begin(), cd.end());
+        gemm(ta, tb, M, N, K, 0.5f, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+        for (int m = 0; m < M; ++m)
+          for (int n = 0; n < N; ++n) {
+            double ref = beta * double(float(cd[size_t(m) * ldc + n]));
+            for (int k = 0; k < K; ++k)
+              ref += 0.5 * double(ta ? a[size_t(k) * lda + m] : a[size_t(m) * lda + k]) *
+                     double(tb ? b[size_t(n) * ldb + k] : b[size_t(k) * ldb + n]);
+            worst = std::max(worst, std::fabs(ref - c[size_t(m) * ldc + n]) / std::sqrt(double(K)));
+          }
+      }
+    }
+  }
+  blas_set_num_threads(2);
+  check(worst < 1e-5, "gemm wrapper matches a plain triple loop (one row, one column, transposes, split over threads)",
+        worst);
+}
+
+// A sequence gives the same bits alone as in a batch (decoding with beam
+// width 1 must equal batched greedy decoding, for instance): every path sums
+// each row in an order that does not depend on the other rows.
+void test_batch_invariance(Cell cell, int T) {
+  const int B = 5, I = 12, H = 20;
+  const StackConfig c{cell, 1, 1, I, H, true, 0.0};
+  std::mt19937 rng(29);
+  const size_t P = stack_param_count(c);
+  auto to_float = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
+  const std::vector<float> params = to_float(randoms(P, rng, 0.3)), x = to_float(randoms(size_t(T) * B * I, rng));
+  auto run = [&](int rows, const float* xin) {
+    std::vector<float> ws(stack_workspace_floats(c, T, rows, false)), y(size_t(T) * rows * H), hN(size_t(rows) * H),
+        cN(size_t(rows) * H);
+    stack_forward(y.data(), hN.data(), cN.data(), ws.data(), params.data(), xin, (const float*)nullptr,
+                  (const float*)nullptr, nullptr, false, 0, c, T, rows);
+    return y;
+  };
+  const std::vector<float> batch = run(B, x.data());
+  bool same = true;
+  for (int b = 0; b < B; ++b) {
+    std::vector<float> xb(size_t(T) * I);
+    for (int t = 0; t < T; ++t) std::copy_n(x.data() + (size_t(t) * B + b) * I, I, xb.data() + size_t(t) * I);
+    const std::vector<float> alone = run(1, xb.data());
+    for (int t = 0; t < T; ++t)
+      same = same && std::memcmp(alone.data() + size_t(t) * H, batch.data() + (size_t(t) * B + b) * H,
+                                 size_t(H) * sizeof(float)) == 0;
+  }
+  check(same, std::string(cell_name(cell)) + " T=" + std::to_string(T) +
+                  ": each sequence gives the same bits alone as in a batch of 5", 0.0);
+}
+
+// The pool splits time loops by batch rows and directions and GEMMs by rows or
+// columns; every thread count must give the same numbers (up to GEMM rounding).
+void test_threads_agree(Cell cell, int D) {
+  const int T = 20, B = 48, I = 128, H = 64;
+  const StackConfig c{cell, 2, D, I, H, true, 0.0};
+  const bool lstm = cell == Cell::Lstm;
+  std::mt19937 rng(5);
+  const size_t P = stack_param_count(c), S = size_t(2) * D * B * H, Y = size_t(T) * B * D * H;
+  auto to_float = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
+  const std::vector<float> params = to_float(randoms(P, rng, 0.2)), x = to_float(randoms(size_t(T) * B * I, rng)),
+                           dy = to_float(randoms(Y, rng)), dhN = to_float(randoms(S, rng));
+  std::vector<int> lengths(B);
+  for (int b = 0; b < B; ++b) lengths[b] = 1 + (b * 7) % T;
+  auto run = [&](int threads, std::vector<float>& out) {
+    blas_set_num_threads(threads);
+    std::vector<float> ws(stack_workspace_floats(c, T, B)), y(Y), hN(S), cN(S), dparams(P, 0.0f), dx(x.size()),
+        dh0(S), dc0(S);
+    stack_forward(y.data(), hN.data(), lstm ? cN.data() : nullptr, ws.data(), params.data(), x.data(),
+                  (const float*)nullptr, (const float*)nullptr, lengths.data(), true, 9, c, T, B);
+    stack_backward(dx.data(), dh0.data(), lstm ? dc0.data() : nullptr, dparams.data(), ws.data(), params.data(),
+                   dy.data(), dhN.data(), (const float*)nullptr, lengths.data(), c, T, B);
+    out = y;
+    for (auto* v : {&hN, &dparams, &dx, &dh0}) out.insert(out.end(), v->begin(), v->end());
+  };
+  std::vector<float> one, two, three;
+  run(1, one);
+  run(2, two);
+  run(3, three);
+  blas_set_num_threads(2);
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < one.size(); ++i) {
+    worst = std::max({worst, double(std::fabs(one[i] - two[i])), double(std::fabs(one[i] - three[i]))});
+    scale = std::max(scale, double(std::fabs(one[i])));
+  }
+  check(worst <= 1e-5 * scale, std::string(cell_name(cell)) + (D == 2 ? " bidirectional" : "") +
+                                   " stack gives the same outputs and gradients on 1, 2 and 3 threads",
+        worst / scale);
 }
 
 }  // namespace
 
 int main() {
+  test_fast_activations();
+  test_packed_gemm();
+  test_gemm_wrapper();
   const Cell cells[] = {Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm};
   for (Cell cell : cells) {
     test_fast_matches_naive(cell, false);
@@ -190,7 +414,14 @@ int main() {
     test_stack_gradients(cell, 2, 2, true, 0.0);
     test_stack_gradients(cell, 2, 1, false, 0.0);
     test_stack_gradients(cell, 3, 2, true, 0.3);
-    test_float_matches_double(cell);
+    test_float_matches_double(cell, 1);
+    test_float_matches_double(cell, 2);
+    test_float_matches_double(cell, 1, 6, 33, 128, 24);
+    test_float_matches_double(cell, 2, 6, 33, 128, 24);
+    test_threads_agree(cell, 1);
+    test_batch_invariance(cell, 1);
+    test_batch_invariance(cell, 6);
+    test_threads_agree(cell, 2);
   }
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

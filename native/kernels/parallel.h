@@ -1,0 +1,142 @@
+// rnnkit's own thread pool: the one place kernels get parallelism from.
+// OpenBLAS is kept at 1 thread (set explicitly, see blas.h) and the kernels
+// split work themselves: big GEMMs by rows or columns, recurrent time loops
+// by batch rows or by direction, so the per-step work needs no per-step sync.
+// Workers sleep on a condition variable between jobs; nothing spins.
+// Header-only so it needs no entry in the build files' source list.
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace rnnkit {
+
+// Threads a native call may use (the caller's thread included).
+inline std::atomic<int>& thread_setting() {
+  static std::atomic<int> threads{std::max(1, std::min(64, int(std::thread::hardware_concurrency())))};
+  return threads;
+}
+inline int num_threads() { return thread_setting().load(std::memory_order_relaxed); }
+
+namespace detail {
+
+inline bool& in_parallel_task() {
+  thread_local bool inside = false;
+  return inside;
+}
+
+class ThreadPool {
+ public:
+  static ThreadPool& instance() {
+    static ThreadPool* pool = new ThreadPool();  // never destroyed: workers may outlive static destructors
+    return *pool;
+  }
+
+  // Runs task(i) for every i in [0, n), on up to `threads` threads including
+  // the caller's, and returns when all are done. When the pool is already
+  // serving another call (another libuv worker), runs them all on the caller's
+  // thread: same tasks, same results, no waiting on each other.
+  void run(int n, int threads, const std::function<void(int)>& task) {
+    if (n <= 0) return;
+    std::unique_lock<std::mutex> submit(submit_, std::defer_lock);
+    if (n == 1 || threads <= 1 || in_parallel_task() || !submit.try_lock()) {
+      run_inline(n, task);
+      return;
+    }
+    const int helpers = std::min(n, threads) - 1;
+    while (int(workers_.size()) < helpers) workers_.emplace_back([this] { loop(); });
+    Job job(&task, n, helpers);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      job_ = &job;
+      ++generation_;
+    }
+    wake_.notify_all();
+    work(job);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return job.unfinished == 0 && job.active == 0; });
+    job_ = nullptr;
+  }
+
+ private:
+  struct Job {
+    Job(const std::function<void(int)>* t, int n, int helpers) : task(t), count(n), unfinished(n), wanted(helpers) {}
+    const std::function<void(int)>* task;
+    const int count;
+    std::atomic<int> next{0};
+    int unfinished, wanted, active = 0;  // guarded by mutex_
+  };
+
+  ThreadPool() = default;
+
+  static void run_inline(int n, const std::function<void(int)>& task) {
+    const bool outer = in_parallel_task();
+    in_parallel_task() = true;
+    for (int i = 0; i < n; ++i) task(i);
+    in_parallel_task() = outer;
+  }
+
+  // Claims tasks of `job` until none are left.
+  void work(Job& job) {
+    in_parallel_task() = true;
+    int finished = 0;
+    for (int i; (i = job.next.fetch_add(1, std::memory_order_relaxed)) < job.count;) {
+      (*job.task)(i);
+      ++finished;
+    }
+    in_parallel_task() = false;
+    std::lock_guard<std::mutex> lock(mutex_);
+    job.unfinished -= finished;
+  }
+
+  void loop() {
+    unsigned long seen = 0;
+    for (;;) {
+      Job* job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return job_ != nullptr && generation_ != seen && job_->wanted > 0; });
+        seen = generation_;
+        job = job_;
+        --job->wanted;
+        ++job->active;
+      }
+      work(*job);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--job->active == 0 && job->unfinished == 0) done_.notify_all();
+    }
+  }
+
+  std::mutex submit_;  // one call uses the workers at a time
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> workers_;  // only touched while submit_ is held
+  Job* job_ = nullptr;
+  unsigned long generation_ = 0;
+};
+
+}  // namespace detail
+
+// Runs task(i) for i in [0, n) on the pool (at most num_threads() threads);
+// tasks must touch disjoint outputs. Nested calls run inline.
+inline void parallel_for(int n, const std::function<void(int)>& task) {
+  detail::ThreadPool::instance().run(n, num_threads(), task);
+}
+
+// The p-th of `parts` near-equal pieces of [0, n), boundaries rounded to `align`.
+struct Range { int begin, end; };
+inline Range split_range(int n, int parts, int p, int align = 1) {
+  auto at = [&](int k) {
+    if (k >= parts) return n;
+    const long long raw = (long long)n * k / parts;
+    return std::min(n, int((raw + align / 2) / align * align));
+  };
+  return Range{at(p), at(p + 1)};
+}
+
+}  // namespace rnnkit
