@@ -78,11 +78,7 @@ function table(title: string, header: string[], tableNotes: string[] = []): Tabl
   return t;
 }
 
-function timeOnce(fn: () => void): number {
-  const start = performance.now();
-  fn();
-  return performance.now() - start;
-}
+const times = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : '–');
 
 /**
  * Interleaves rnnkit and PyTorch run by run after `warm` warm-up runs each.
@@ -189,7 +185,7 @@ async function recurrent(torch: Torch, o: ReturnType<typeof parseArgs>) {
         for (const [pass, torchPass, fn, f] of passes) {
           const r = await interleave(fn, torch, tid, torchPass, o.runs);
           const gf = f / r.mine / 1e6;
-          t.add([th, c.name, cell, pass, fmt(r.mine, 2), fmt(r.torch, 2), fmt(r.speedup, 2) + 'x', fmt(c.B / r.mine * 1000, 0),
+          t.add([th, c.name, cell, pass, fmt(r.mine, 2), fmt(r.torch, 2), times(r.speedup), fmt(c.B / r.mine * 1000, 0),
             fmt(gf), fmt(f / r.torch / 1e6), roof[th] ? fmt(100 * gf / roof[th], 0) + '%' : '–']);
         }
         layer.dispose();
@@ -226,7 +222,7 @@ async function seq2seq(torch: Torch, o: ReturnType<typeof parseArgs>) {
     currentThreads = th;
     if (torch) await torch.threads(th);
     const r = await interleave(step, torch, 's2s', 'train_step', o.runs);
-    t.add([th, 'g2p', SEQ2SEQ.B, fmt(r.mine, 2), fmt(r.torch, 2), fmt(r.speedup, 2) + 'x', fmt(SEQ2SEQ.B / r.mine * 1000, 0)]);
+    t.add([th, 'g2p', SEQ2SEQ.B, fmt(r.mine, 2), fmt(r.torch, 2), times(r.speedup), fmt(SEQ2SEQ.B / r.mine * 1000, 0)]);
   }
   if (torch) await torch.request({ op: 'drop', id: 's2s' });
 }
@@ -377,8 +373,14 @@ async function main(): Promise<void> {
   }
   console.log(torchNote);
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  // Linux shares CPU between sessions (autogroups) before threads: with another
+  // session busy, a 2-thread run gets about one core unless its group's nice is
+  // raised (as root: echo -10 > /proc/self/autogroup in the shell that runs this).
+  let group = '';
+  try { group = fs.readFileSync('/proc/self/autogroup', 'utf8').trim(); } catch { /* not Linux */ }
   const machine = `${cpu}, ${os.cpus().length} logical CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
-    `${os.type()} ${os.release()}; Node ${process.version}; rnnkit threads default ${getNumThreads()}`;
+    `${os.type()} ${os.release()}; Node ${process.version}; rnnkit threads default ${getNumThreads()}` +
+    (group ? `; scheduler group ${group}` : '');
   console.log(machine);
   console.log(`started with ${loadBefore}`);
 

@@ -100,22 +100,28 @@ __attribute__((target("avx2,fma"))) inline void tile_avx2(float* C, int ldc, con
 template <bool accumulate, bool trans_a>
 __attribute__((target("avx2,fma"))) inline void block_avx2(float* C, int ldc, const float* A, int lda, const float* P,
                                                             size_t panel_stride, int M, int N, int K) {
-  constexpr int MR = 6;
   const int panels = (N + kPanel - 1) / kPanel;
   for (int p = 0; p < panels; ++p) {
     const float* panel = P + size_t(p) * panel_stride;
     const int width = std::min(kPanel, N - p * kPanel);
     float* c = C + p * kPanel;
-    int m = 0;
     auto a_at = [&](int row) { return trans_a ? A + row : A + size_t(row) * lda; };
-    for (; m + MR <= M; m += MR) tile_avx2<MR, accumulate, trans_a>(c + size_t(m) * ldc, ldc, a_at(m), lda, panel, K, width);
-    switch (M - m) {
-      case 5: tile_avx2<5, accumulate, trans_a>(c + size_t(m) * ldc, ldc, a_at(m), lda, panel, K, width); break;
-      case 4: tile_avx2<4, accumulate, trans_a>(c + size_t(m) * ldc, ldc, a_at(m), lda, panel, K, width); break;
-      case 3: tile_avx2<3, accumulate, trans_a>(c + size_t(m) * ldc, ldc, a_at(m), lda, panel, K, width); break;
-      case 2: tile_avx2<2, accumulate, trans_a>(c + size_t(m) * ldc, ldc, a_at(m), lda, panel, K, width); break;
-      case 1: tile_avx2<1, accumulate, trans_a>(c + size_t(m) * ldc, ldc, a_at(m), lda, panel, K, width); break;
-      default: break;
+    // Tiles of 6 rows; a remainder of 1-3 rows is evened out with the tile before
+    // it (e.g. 32 = 6+6+6+6+4+4, not ...+6+2): a tile under 4 rows cannot keep the
+    // FMA units busy.
+    for (int m = 0; m < M;) {
+      const int rem = M - m, take = rem >= 10 || rem == 6 ? 6 : rem >= 7 ? 4 : rem;
+      float* c_m = c + size_t(m) * ldc;
+      const float* a_m = a_at(m);
+      switch (take) {
+        case 6: tile_avx2<6, accumulate, trans_a>(c_m, ldc, a_m, lda, panel, K, width); break;
+        case 5: tile_avx2<5, accumulate, trans_a>(c_m, ldc, a_m, lda, panel, K, width); break;
+        case 4: tile_avx2<4, accumulate, trans_a>(c_m, ldc, a_m, lda, panel, K, width); break;
+        case 3: tile_avx2<3, accumulate, trans_a>(c_m, ldc, a_m, lda, panel, K, width); break;
+        case 2: tile_avx2<2, accumulate, trans_a>(c_m, ldc, a_m, lda, panel, K, width); break;
+        default: tile_avx2<1, accumulate, trans_a>(c_m, ldc, a_m, lda, panel, K, width); break;
+      }
+      m += take;
     }
   }
 }
