@@ -144,6 +144,7 @@ async function roofline(torch: Torch, threads: number[], configs: Config[]) {
     for (const [name, M, K, N] of shapes) {
       const mine = rnnkitSgemm(M, K, N);
       const theirs = torch ? median((await torch.request({ op: 'sgemm', M, K, N })).gflops as number[]) : NaN;
+      if (torch && th > 1) await sleep(gapMs);  // PyTorch's OpenBLAS threads spin for ~0.1 s after its last call
       if (name.startsWith('square')) roof[th] = Number.isFinite(theirs) ? Math.max(theirs, mine) : mine;
       t.add([th, name, `${M},${K},${N}`, fmt(theirs), fmt(mine)]);
     }
