@@ -1,9 +1,12 @@
-// Size of OpenBLAS's thread pool, shared by every layer in the process.
+// Threads rnnkit's native kernels may use per call, shared by every layer in
+// the process. OpenBLAS itself is held at one thread; rnnkit's own pool (whose
+// workers sleep between jobs) splits the work. A server that must keep its
+// event loop responsive can leave a core free: setNumThreads(cores - 1).
 
 import { checkPositiveInteger } from './check';
 import { native } from './native';
 
-/** Threads OpenBLAS may use per GEMM (set it explicitly so it does not fight libuv's pool). */
+/** Threads a native call may use, the calling thread included (default: the machine's cores, at most 64). */
 export function setNumThreads(threads: number): void {
   native.setNumThreads(checkPositiveInteger('threads', threads, 1024));
 }
