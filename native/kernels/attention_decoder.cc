@@ -6,11 +6,9 @@
 #include <cstring>
 
 #include "blas.h"
-#include "gru_cell.h"
-#include "lstm_cell.h"
+#include "cell_passes.h"
 #include "packed_gemm.h"
 #include "parallel.h"
-#include "rnn_cell.h"
 
 namespace rnnkit {
 namespace {
@@ -122,20 +120,6 @@ template <typename Real>
 void add_column_sums(Real* out, const Real* m, size_t rows, int width, int ld) {
   for (size_t r = 0; r < rows; ++r)
     for (int j = 0; j < width; ++j) out[j] += m[r * ld + j];
-}
-
-template <typename Real>
-void forward_pass(Cell cell, const StepRows<Real>& s) {
-  if (cell == Cell::Gru) gru_forward_pass(s);
-  else if (cell == Cell::Lstm) lstm_forward_pass(s);
-  else rnn_forward_pass(s);
-}
-
-template <typename Real>
-void backward_pass(Cell cell, const StepRows<Real>& s) {
-  if (cell == Cell::Gru) gru_backward_pass(s);
-  else if (cell == Cell::Lstm) lstm_backward_pass(s);
-  else rnn_backward_pass(s);
 }
 
 template <typename Real>

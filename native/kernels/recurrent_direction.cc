@@ -8,11 +8,9 @@
 #include <cstring>
 
 #include "blas.h"
-#include "gru_cell.h"
-#include "lstm_cell.h"
+#include "cell_passes.h"
 #include "packed_gemm.h"
 #include "parallel.h"
-#include "rnn_cell.h"
 
 namespace rnnkit {
 namespace {
@@ -125,20 +123,6 @@ void copy_rows(Real* dst, const Real* src, int b0, int b1, int H) {
   const size_t from = size_t(b0) * H, n = size_t(b1 - b0) * H;
   if (src) std::memcpy(dst + from, src + from, n * sizeof(Real));
   else std::fill(dst + from, dst + from + n, Real(0));
-}
-
-template <typename Real>
-void forward_pass(Cell cell, const StepRows<Real>& s) {
-  if (cell == Cell::Gru) gru_forward_pass(s);
-  else if (cell == Cell::Lstm) lstm_forward_pass(s);
-  else rnn_forward_pass(s);
-}
-
-template <typename Real>
-void backward_pass(Cell cell, const StepRows<Real>& s) {
-  if (cell == Cell::Gru) gru_backward_pass(s);
-  else if (cell == Cell::Lstm) lstm_backward_pass(s);
-  else rnn_backward_pass(s);
 }
 
 // out_a[j] += sum_r m[r, j] and out_b[j] += the same sum (either may be null), j in [j0, j1).
