@@ -8,7 +8,7 @@
 //   serving    streaming step latency (GRU H=256, batch 1); event-loop delay during async training
 //   memory     peak RSS of a training step, each side in a fresh process
 // Options: --runs N (timed runs per cell after warm-up, default 25), --threads 1,2,
-//          --gap-ms N (pause after each PyTorch run at 2+ threads, default 150: PyTorch's
+//          --gap-ms N (pause after every run of either side at 2+ threads, default 150: PyTorch's
 //          OpenBLAS threads keep spinning ~0.1 s after a call and would steal the next run's core),
 //          --configs a,b,c,d, --cells RNN,GRU,LSTM, --no-torch,
 //          --markdown FILE (write the results there, e.g. bench/RESULTS.md).
@@ -82,26 +82,29 @@ const times = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : '–');
 
 /**
  * Interleaves rnnkit and PyTorch run by run after `warm` warm-up runs each.
+ * At 2+ threads each run of either side starts after the same pause (`--gap-ms`):
+ * PyTorch's OpenBLAS threads spin ~0.1 s after a call and would take the next
+ * run's core, and a run that follows the other side's run directly finds both
+ * cores awake while one after a pause does not, so both sides get the pause.
  * Returns each side's times and the per-pair speedups (PyTorch time / rnnkit time).
  */
 async function interleave(mine: () => void | Promise<void>, torch: Torch, torchId: string, torchPass: string,
   runs: number, warm = 3) {
   const a: number[] = [], b: number[] = [], ratio: number[] = [];
-  const one = async () => { const s = performance.now(); await mine(); return performance.now() - s; };
   const gap = torch && currentThreads > 1 ? gapMs : 0;
+  const one = async () => { const s = performance.now(); await mine(); const ms = performance.now() - s; if (gap) await sleep(gap); return ms; };
+  const theirs = async () => { const ms = (await torch!.run(torchId, torchPass))[0]; if (gap) await sleep(gap); return ms; };
   for (let i = 0; i < warm; i++) {
     await one();
-    if (torch) await torch.run(torchId, torchPass);
-    if (gap) await sleep(gap);
+    if (torch) await theirs();
   }
   for (let i = 0; i < runs; i++) {
     const ta = await one();
     a.push(ta);
     if (torch) {
-      const tb = (await torch.run(torchId, torchPass))[0];
+      const tb = await theirs();
       b.push(tb);
       ratio.push(tb / ta);
-      if (gap) await sleep(gap);
     }
   }
   return { mine: median(a), torch: median(b), speedup: median(ratio), mineP90: quantile(a, 0.9) };
@@ -403,7 +406,8 @@ async function main(): Promise<void> {
       `- Machine: ${machine}`,
       `- ${torchNote}`,
       `- Runs: ${o.runs} timed runs per row after 3 warm-up runs each side, interleaved rnnkit/PyTorch; at 2 ` +
-      `threads a ${o.gapMs} ms pause follows each PyTorch run (its OpenBLAS threads spin ~0.1 s after a call).`,
+      `threads a ${o.gapMs} ms pause follows every run of either side (PyTorch's OpenBLAS threads spin ~0.1 s ` +
+      'after a call; both sides start each run from the same idle machine).',
       `- Load when it started: ${loadBefore}`,
       `- Load when it finished: ${loadAfter}`,
       ...notes.map((n) => `- ${n}`), '',

@@ -1,7 +1,9 @@
 // Native tests of the recurrent kernels, without Node: the fast path against a
 // plain per-element reference, and BPTT against central finite differences in
 // double precision. Run by ctest (see CMakeLists.txt).
+#include <chrono>
 #include <cmath>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +16,7 @@
 #include "../kernels/blas.h"
 #include "../kernels/fast_math.h"
 #include "../kernels/packed_gemm.h"
+#include "../kernels/parallel.h"
 #include "../kernels/recurrent_direction.h"
 #include "../kernels/recurrent_stack.h"
 
@@ -400,12 +403,55 @@ void test_threads_agree(Cell cell, int D) {
         worst / scale);
 }
 
+// The pool's worker may run anywhere but on the CPU of the thread that handed
+// it the job (see keep_workers_off_caller_cpu). The caller is held on one CPU
+// for the check so it cannot move between submitting and the worker's look.
+void test_workers_avoid_caller_cpu() {
+#if defined(__linux__)
+  cpu_set_t original;
+  CPU_ZERO(&original);
+  if (sched_getaffinity(0, sizeof original, &original) != 0 || CPU_COUNT(&original) < 2 || num_threads() < 2) {
+    std::printf("skip workers avoid the caller's CPU (needs 2 CPUs and 2 threads)\n");
+    return;
+  }
+  parallel_for(2, [](int) {});  // starts the worker with the full mask
+  int failures = 0, checked = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE && checked < 4; ++cpu) {
+    if (!CPU_ISSET(cpu, &original)) continue;
+    cpu_set_t only;
+    CPU_ZERO(&only);
+    CPU_SET(cpu, &only);
+    if (sched_setaffinity(0, sizeof only, &only) != 0) continue;
+    const long caller = syscall(SYS_gettid);
+    std::atomic<int> worker_masks_with_caller_cpu{0}, worker_tasks{0};
+    // Both tasks must be running at once for the second to land on the worker.
+    std::atomic<int> arrived{0};
+    parallel_for(2, [&](int) {
+      arrived.fetch_add(1);
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (arrived.load() < 2 && std::chrono::steady_clock::now() < give_up) {}
+      if (syscall(SYS_gettid) == caller) return;
+      cpu_set_t mine;
+      CPU_ZERO(&mine);
+      sched_getaffinity(0, sizeof mine, &mine);
+      worker_tasks.fetch_add(1);
+      if (CPU_ISSET(cpu, &mine)) worker_masks_with_caller_cpu.fetch_add(1);
+    });
+    failures += worker_masks_with_caller_cpu.load() + (worker_tasks.load() == 1 ? 0 : 1);
+    ++checked;
+  }
+  sched_setaffinity(0, sizeof original, &original);
+  check(checked >= 2 && failures == 0, "pool worker is kept off the caller's CPU", double(failures));
+#endif
+}
+
 }  // namespace
 
 int main() {
   test_fast_activations();
   test_packed_gemm();
   test_gemm_wrapper();
+  test_workers_avoid_caller_cpu();
   const Cell cells[] = {Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm};
   for (Cell cell : cells) {
     test_fast_matches_naive(cell, false);
