@@ -87,6 +87,7 @@ export class AttentionDecoder extends ParameterModule {
   readonly workspaceLimitBytes: number;
   private recorded: Recorded | null = null;
   private stepWorkspace: { key: string; data: Float32Array } | null = null;
+  private sharedWorkspace: Float32Array | null = null;
   private readonly busy = new BusyGuard('decoder');
 
   constructor(options: AttentionDecoderOptions) {
@@ -238,7 +239,7 @@ export class AttentionDecoder extends ParameterModule {
       throw valueError(`workspace: M=${M}, N=${N}, B=${B} needs ${(sizes.workspace * 4 / 1048576).toFixed(6)} MiB, ` +
         `above the limit of ${(this.workspaceLimitBytes / 1048576).toFixed(6)} MiB (raise workspaceLimitBytes to allow it)`);
     }
-    const workspace = training ? { data: allocateFloat32('workspace', sizes.workspace) }
+    const workspace = training ? { data: this.trainingWorkspace(sizes.workspace) }
       : this.inferenceWorkspace(shape, sizes.workspace, reuseKeys);
     const output = new Float32Array(M * B * (H + this.memorySize));
     const weights = new Float32Array(M * B * N);
@@ -257,6 +258,20 @@ export class AttentionDecoder extends ParameterModule {
     const record: Recorded | null = training
       ? { shape, workspace: workspace.data, x: xs, memory: ms, sourceLengths: src, targetLengths: tgt } : null;
     return { args, result, record };
+  }
+
+  /**
+   * Training forwards share one buffer, grown to the largest shape seen: only the
+   * last training forward is ever differentiated, and a fresh 20 MB zeroed buffer
+   * per batch (the g2p model) cost the JS thread allocation time and GC pauses.
+   * The kernels write every workspace value they read.
+   */
+  private trainingWorkspace(floats: number): Float32Array {
+    if (!this.sharedWorkspace || this.sharedWorkspace.length < floats) {
+      this.sharedWorkspace = null;  // let the old one go before allocating the larger
+      this.sharedWorkspace = allocateFloat32('workspace', floats);
+    }
+    return this.sharedWorkspace.subarray(0, floats);
   }
 
   /** Inference reuses one workspace per shape; keys sit at its start across step calls. */
