@@ -30,7 +30,8 @@ type OptF32 = Float32Array | null;
 
 export interface NativeRecurrentStack {
   paramCount(): number;
-  workspaceBytes(T: number, B: number): number;
+  /** Bytes of workspace a forward at this shape needs (training: with what backward reads). */
+  workspaceBytes(T: number, B: number, training?: boolean): number;
   forward(params: F32, x: F32, T: number, B: number, h0: OptF32, c0: OptF32, lengths: Int32Array | null,
     training: boolean, dropoutSeed: number, output: F32, hN: F32, cN: OptF32): void;
   forwardAsync(params: F32, x: F32, T: number, B: number, h0: OptF32, c0: OptF32, lengths: Int32Array | null,

@@ -377,6 +377,16 @@ for (const cell of CELLS) {
         assert.deepEqual(layer.forward(x), reference.forward(x));  // inference draws nothing from the generator
       });
 
+      it('runs an inference forward that needs less workspace than the training forward the same limit refuses', function () {
+        const x = tensor([400, 64, I], 52);
+        const probe = cell.make(BASE) as unknown as { stack: { workspaceBytes(T: number, B: number, training?: boolean): number } };
+        const inference = probe.stack.workspaceBytes(400, 64, false), training = probe.stack.workspaceBytes(400, 64, true);
+        assert.ok(inference < training, `inference ${inference} bytes, training ${training}`);
+        const layer = cell.make({ ...BASE, workspaceLimitBytes: (inference + training) / 2 });
+        assert.deepEqual(layer.forward(x), cell.make(BASE).forward(x));
+        assertRefused(() => layer.forward(x, { training: true }), RangeError, 'ERR_RNNKIT_VALUE', /^workspace: T=400, B=64.*workspaceLimitBytes/);
+      });
+
       // Library bug: Recurrent.prepareForward draws the dropout seed from the layer's generator
       // (this.random.nextSafeInteger()) before the native call, and the native call then refuses the
       // shape (workspace limit), so the refused call still moves the generator: every later training

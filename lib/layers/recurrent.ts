@@ -195,7 +195,7 @@ export abstract class Recurrent extends ParameterModule {
     }
     const lengths = o.lengths === undefined ? null : checkLengths('lengths', o.lengths, B, T);
     const training = o.training === undefined ? false : checkBoolean('training', o.training);
-    this.checkWorkspace(T, B);  // before the outputs are allocated: the addon checks again
+    this.checkWorkspace(T, B, training);  // before the outputs are allocated: the addon checks again
     const output = new Float32Array(T * B * this.numDirections * H);
     const hN = new Float32Array(S * B * H);
     const cN = this.usesCellState ? new Float32Array(S * B * H) : null;
@@ -217,9 +217,9 @@ export abstract class Recurrent extends ParameterModule {
   }
 
   /** The addon's size checks, made before anything is allocated for the call (same messages). */
-  private checkWorkspace(T: number, B: number): void {
+  private checkWorkspace(T: number, B: number, training: boolean): void {
     checkElementCount('output', T * B * this.numDirections * this.hiddenSize * this.gates);
-    const bytes = this.stack.workspaceBytes(T, B);
+    const bytes = this.stack.workspaceBytes(T, B, training);
     if (bytes > this.workspaceLimitBytes) {
       throw valueError(`workspace: T=${T}, B=${B} needs ${(bytes / 1048576).toFixed(6)} MiB, above the limit of ` +
         `${(this.workspaceLimitBytes / 1048576).toFixed(6)} MiB (raise workspaceLimitBytes to allow it)`);

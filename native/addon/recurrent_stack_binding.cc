@@ -96,10 +96,11 @@ Napi::Value RecurrentStackBinding::ParamCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(param_count_));
 }
 
-// workspaceBytes(T, B): bytes a training forward at this shape needs.
+// workspaceBytes(T, B, training = true): bytes a forward at this shape needs.
 Napi::Value RecurrentStackBinding::WorkspaceBytes(const Napi::CallbackInfo& info) {
   const int T = RequirePositiveInt(info[0], "T"), B = RequirePositiveInt(info[1], "B");
-  return Napi::Number::New(info.Env(), double(rnnkit::stack_workspace_floats(config_, T, B)) * sizeof(float));
+  const bool training = !info[2].IsBoolean() || info[2].As<Napi::Boolean>().Value();
+  return Napi::Number::New(info.Env(), double(rnnkit::stack_workspace_floats(config_, T, B, training)) * sizeof(float));
 }
 
 // forward(params, x, T, B, h0, c0, lengths, training, dropoutSeed, y, hN, cN)
@@ -128,7 +129,8 @@ std::function<void()> RecurrentStackBinding::PrepareForward(const Napi::Callback
   float* hN = RequireFloat32(info[10], "hN", state);
   float* cN = lstm ? RequireFloat32(info[11], "cN", state) : nullptr;
 
-  const size_t floats = rnnkit::stack_workspace_floats(c, T, B);
+  // Inference needs only the forward part (no input copy, gradient or backward buffers).
+  const size_t floats = rnnkit::stack_workspace_floats(c, T, B, training);
   if (double(floats) * sizeof(float) > workspace_limit_bytes_)
     ThrowValue(env, "workspace: T=" + std::to_string(T) + ", B=" + std::to_string(B) + " needs " +
                         std::to_string(double(floats) * sizeof(float) / 1048576.0) + " MiB, above the limit of " +
