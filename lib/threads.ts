@@ -2,6 +2,8 @@
 // the process. OpenBLAS itself is held at one thread; rnnkit's own pool (whose
 // workers sleep between jobs) splits the work. A server that must keep its
 // event loop responsive can leave a core free: setNumThreads(cores - 1).
+// On Linux the pool keeps its workers off the caller's CPU for each job
+// (RNNKIT_KEEP_AFFINITY=1 turns that off; see native/kernels/parallel.h).
 
 import { checkPositiveInteger } from './check';
 import { native } from './native';
