@@ -104,6 +104,42 @@ describe('structures: training loop', function () {
       });
     }
 
+    it('early stopping with restoreBest: a best epoch before the checkpoint is still restored after resuming', async function () {
+      const c = byName('2-layer LSTM');
+      const data = c.data(11, 32);
+      const validation = c.data(12, 8);
+      // A learning rate far too large: the validation loss is best early and worse after, so the
+      // weights to restore were kept before the checkpoint at epoch 2.
+      const options = {
+        batchSize: 8, optimizer: { type: 'sgd' as const, lr: 8 }, seed: 3, validation,
+        earlyStopping: { patience: 10, restoreBest: true },
+      };
+      const straight = c.make();
+      const straightHistory = await straight.fit(data, { ...options, epochs: 4 });
+      assert.ok(straightHistory.bestEpoch !== null && straightHistory.bestEpoch <= 2,
+        `the setup needs a best epoch before the checkpoint (best ${straightHistory.bestEpoch}; validation losses ` +
+        `${straightHistory.epochs.map((e) => e.validationLoss).join(', ')})`);
+
+      const file = tmp.file('early-stopping.safetensors');
+      await c.make().fit(data, { ...options, epochs: 2, checkpointPath: file });
+      const resumed = c.make();
+      const resumedHistory = await resumed.fit(data, { ...options, epochs: 4, resumeFrom: file });
+      assert.equal(resumedHistory.bestEpoch, straightHistory.bestEpoch);
+      assertSameBits(resumed.parameters, straight.parameters, 'parameters after resume: the best epoch\'s');
+
+      // Best weights of another size are refused before anything is loaded.
+      const { tensors, metadata } = loadSafetensors(file);
+      const best = tensors['best.parameters'];
+      assert.ok(best && best.data.length === resumed.parameters.length, 'the checkpoint holds the best weights');
+      const truncated = tmp.file('early-stopping-truncated.safetensors');
+      saveSafetensors(truncated, { ...tensors, 'best.parameters': { data: best.data.slice(1), shape: [best.data.length - 1] } }, metadata);
+      const model = c.make();
+      const before = model.parameters.slice();
+      const error = await expectCode(model.fit(data, { ...options, epochs: 4, resumeFrom: truncated }), 'ERR_RNNKIT_FORMAT');
+      assert.match(error.message, /best weights/);
+      assertSameBits(model.parameters, before, 'parameters untouched by the refused checkpoint');
+    });
+
     it('the checkpoint holds the optimizer state: resuming with a fresh optimizer instance continues its moments and step count', async function () {
       const c = byName('2-layer LSTM');
       const data = c.data(8, 24);

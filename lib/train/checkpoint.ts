@@ -1,5 +1,6 @@
-// Checkpoints: model weights, optimizer state, the generators and the loop's
-// counters in one safetensors file, written atomically, so training resumes
+// Checkpoints: model weights, optimizer state, the generators, the loop's
+// counters and (early stopping with restoreBest) the best weights so far, in
+// one safetensors file, written atomically, so training resumes
 // bit-identically after a crash or a stop.
 
 import { RnnkitFormatError } from '../errors';
@@ -22,10 +23,14 @@ export interface TrainerState {
 }
 
 const FORMAT = 'rnnkit-checkpoint';
+const BEST = 'best.parameters';  // the flat parameter vector of the best epoch so far
 
-export function saveCheckpoint<E>(path: string, model: SequenceModel<E>, optimizer: Optimizer, state: TrainerState): void {
+/** `best`: the weights early stopping will restore (null: none kept). */
+export function saveCheckpoint<E>(path: string, model: SequenceModel<E>, optimizer: Optimizer, state: TrainerState,
+  best: Float32Array | null = null): void {
   const tensors: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(model.stateDict())) tensors[`model.${name}`] = t;
+  if (best) tensors[BEST] = { data: best, shape: [best.length] };
   const numbers: Record<string, number> = {};
   for (const [name, value] of Object.entries(optimizer.state())) {
     if (typeof value === 'number') numbers[name] = value;
@@ -40,8 +45,12 @@ export function saveCheckpoint<E>(path: string, model: SequenceModel<E>, optimiz
   });
 }
 
-/** Loads weights and optimizer state into the given model and optimizer; returns the loop's state. */
-export function loadCheckpoint<E>(path: string, model: SequenceModel<E>, optimizer: Optimizer): TrainerState {
+/**
+ * Loads weights and optimizer state into the given model and optimizer; returns
+ * the loop's state and the best weights early stopping kept (or null).
+ */
+export function loadCheckpoint<E>(path: string, model: SequenceModel<E>, optimizer: Optimizer):
+  { state: TrainerState; best: Float32Array | null } {
   const { tensors, metadata } = loadSafetensors(path);
   if (metadata.format !== FORMAT) throw new RnnkitFormatError(`${path}: not an rnnkit checkpoint (format '${metadata.format}')`);
   if (metadata.kind !== model.kind) {
@@ -54,6 +63,11 @@ export function loadCheckpoint<E>(path: string, model: SequenceModel<E>, optimiz
     else if (name.startsWith('optimizer.')) optimizerState[name.slice(10)] = t;
   }
   const state = parseTrainerState(path, metadata.trainer);
+  const best = tensors[BEST]?.data ?? null;
+  if (best && best.length !== model.parameters.length) {
+    throw new RnnkitFormatError(`${path}: the checkpoint's best weights hold ${best.length} values, the model ` +
+      `${model.parameters.length}`);
+  }
   // All or nothing: the weights go back if the optimizer refuses its state.
   const before = model.parameters.slice();
   model.loadStateDict(weights);
@@ -63,7 +77,7 @@ export function loadCheckpoint<E>(path: string, model: SequenceModel<E>, optimiz
     model.parameters.set(before);
     throw error;
   }
-  return state;
+  return { state, best: best ? Float32Array.from(best) : null };
 }
 
 /** The loop's counters and generator states, checked before anything is loaded. */

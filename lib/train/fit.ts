@@ -104,7 +104,8 @@ export async function fit<Example>(model: SequenceModel<Example>, data: readonly
     let best: Float32Array | null = null;
     if (o.resumeFrom) {
       const restored = loadCheckpoint(o.resumeFrom, model, optimizer);
-      Object.assign(state, restored);
+      Object.assign(state, restored.state);
+      if (o.earlyStopping?.restoreBest) best = restored.best;
       dataRandom.setState(state.dataRandom);
       model.random.setState(state.modelRandom);
     }
@@ -190,7 +191,7 @@ export async function fit<Example>(model: SequenceModel<Example>, data: readonly
       if (o.checkpointPath && !outOfTime) {
         state.dataRandom = dataRandom.getState();
         state.modelRandom = model.random.getState();
-        saveCheckpoint(o.checkpointPath, model, optimizer, state);
+        saveCheckpoint(o.checkpointPath, model, optimizer, state, o.earlyStopping?.restoreBest ? best : null);
       }
     }
     if (best && o.earlyStopping?.restoreBest) model.parameters.set(best);
