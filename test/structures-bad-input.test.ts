@@ -181,6 +181,8 @@ describe('structures: bad input', function () {
       await unchanged(model as unknown as SequenceModel<unknown>, async () => {
         assertThrows(() => model.predict([[2, 3]], { strategy: bad('beem') }), RangeError, /strategy: expected 'greedy', 'sample' or 'beam', got "beem"/);
         assertThrows(() => model.predict([[2, 3]], { strategy: 'beam', beamWidth: 0 }), RangeError, /beamWidth/);
+        assertThrows(() => model.predict([[2, 3]], { strategy: 'beam', beamWidth: 1000, maxLength: 100000 }), RangeError,
+          /^beamWidth x maxLength: 1000 x 100000 = 100000000 tokens/);
         assertThrows(() => model.predict([[2, 3]], { strategy: 'sample', temperature: 0 }), RangeError, /temperature/);
         assertThrows(() => model.predict([[2, 3]], { maxLength: 0 }), RangeError, /maxLength/);
         assertThrows(() => model.predict([[2, 3]], { topK: -1 }), RangeError, /topK/);

@@ -40,16 +40,26 @@ export function checkGenerateOptions(value: unknown): Required<GenerateOptions> 
   }
   const topK = o.topK ?? 0;
   if (typeof topK !== 'number' || !Number.isInteger(topK) || topK < 0) throw valueError(`topK: expected an integer >= 0, got ${describe(topK)}`);
+  const maxLength = o.maxLength === undefined ? 50 : checkPositiveInteger('maxLength', o.maxLength, 100000);
+  const beamWidth = o.beamWidth === undefined ? 5 : checkPositiveInteger('beamWidth', o.beamWidth, 1000);
+  // Beam search keeps beamWidth token histories of up to maxLength tokens per input.
+  if (strategy === 'beam' && beamWidth * maxLength > MAX_BEAM_TOKENS) {
+    throw valueError(`beamWidth x maxLength: ${beamWidth} x ${maxLength} = ${beamWidth * maxLength} tokens of ` +
+      `hypotheses per input, above the ${MAX_BEAM_TOKENS} allowed; lower beamWidth or maxLength`);
+  }
   return {
     strategy,
-    maxLength: o.maxLength === undefined ? 50 : checkPositiveInteger('maxLength', o.maxLength, 100000),
+    maxLength,
     temperature: positiveNumber('temperature', o.temperature, 1),
     topK,
     seed: o.seed === undefined ? 0 : checkSeed('seed', o.seed),
-    beamWidth: o.beamWidth === undefined ? 5 : checkPositiveInteger('beamWidth', o.beamWidth, 1000),
+    beamWidth,
     lengthPenalty,
   };
 }
+
+/** Most hypothesis tokens one beam search may keep per input (beamWidth x maxLength). */
+export const MAX_BEAM_TOKENS = 1_000_000;
 
 /** The best hypothesis for each of `batch` rows of `state`. */
 export function generateTokens<S>(stepper: StepDecoder<S>, state: S, batch: number,
