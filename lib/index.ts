@@ -1,6 +1,9 @@
 // Public entry point of rnnkit.
 
 export type { Tensor } from './tensor';
+export { Random } from './random';
+export type { CellName, Nonlinearity } from './layers/cell-kind';
+export type { SequenceData } from './structures/sequence-input';
 export { RnnkitError, RnnkitFormatError } from './errors';
 export { Recurrent } from './layers/recurrent';
 export type { RecurrentOptions, ForwardOptions, RecurrentOutput, OutputGradients, InputGradients } from './layers/recurrent';
@@ -9,7 +12,7 @@ export type { RNNOptions } from './layers/rnn';
 export { GRU } from './layers/gru';
 export { LSTM } from './layers/lstm';
 export { loadSafetensors, saveSafetensors, encodeSafetensors, decodeSafetensors } from './io/safetensors';
-export type { SafetensorsFile } from './io/safetensors';
+export type { SafetensorsFile, DecodeOptions } from './io/safetensors';
 export { setNumThreads, getNumThreads } from './threads';
 export { Linear } from './layers/linear';
 export type { LinearOptions, LinearForwardOptions } from './layers/linear';
@@ -33,6 +36,6 @@ export { EncoderDecoder } from './structures/encoder-decoder';
 export type { EncoderDecoderOptions, EncoderDecoderExample, Translation } from './structures/encoder-decoder';
 export type { InputSpec, OutputSpec, RecurrentSpec, TokenOutputSpec } from './structures/specs';
 export type { GenerateOptions } from './structures/generation';
-export type { SequenceModel, BatchResult } from './structures/sequence-model';
+export type { SequenceModel, BatchResult, TrainContext } from './structures/sequence-model';
 export { loadModel } from './io/model-file';
 export type { FitOptions, FitHistory, BatchReport, EpochReport, OptimizerSpec } from './train/fit';

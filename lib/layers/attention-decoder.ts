@@ -46,9 +46,9 @@ export interface AttentionForwardOptions {
 }
 
 export interface AttentionDecoderOutput {
-  /** [M, B, H+E]: [s_i ; c_i], zeros at padded steps. */
+  /** `[M, B, H+E]`: `[s_i ; c_i]`, zeros at padded steps. */
   output: Tensor;
-  /** [M, B, N]: attention weights a_ij (0 at padded source positions and padded steps). */
+  /** `[M, B, N]`: attention weights a_ij (0 at padded source positions and padded steps). */
   weights: Tensor;
   hN: Tensor;
   cN?: Tensor;
@@ -77,6 +77,7 @@ interface Recorded {
 }
 
 export class AttentionDecoder extends ParameterModule {
+  /** @internal the native cell code */
   readonly cell: NativeCell;
   readonly inputSize: number;
   readonly memorySize: number;

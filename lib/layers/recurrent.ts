@@ -45,7 +45,7 @@ export interface ForwardOptions {
 export interface RecurrentOutput {
   /** [T, B, D*H]; zeros at padded steps. */
   output: Tensor;
-  /** [numLayers*D, B, H]: each sequence's state after its last valid step. */
+  /** `[numLayers*D, B, H]`: each sequence's state after its last valid step. */
   hN: Tensor;
   /** [numLayers*D, B, H], LSTM only. */
   cN?: Tensor;

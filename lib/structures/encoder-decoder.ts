@@ -49,7 +49,9 @@ const ATTENTION = ['none', 'bahdanau', 'luong-dot', 'luong-general'];
 
 export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
   readonly kind = 'EncoderDecoder';
+  /** @internal */
   readonly encoder: Encoder;
+  /** @internal */
   readonly decoder: TokenDecoder<unknown>;
   private readonly options: Required<Omit<EncoderDecoderOptions, 'attentionSize'>> & { attentionSize?: number };
   private readonly output: Required<TokenOutputSpec>;

@@ -40,6 +40,7 @@ export interface StreamState {
 
 export class ManyToMany extends SequenceModel<ManyToManyExample> {
   readonly kind = 'ManyToMany';
+  /** @internal */
   readonly encoder: Encoder;
   readonly head: Linear;
   private readonly options: Required<Omit<ManyToManyOptions, 'truncation'>> & { truncation: number | null };

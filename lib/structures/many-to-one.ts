@@ -27,6 +27,7 @@ export interface ManyToOneExample {
 
 export class ManyToOne extends SequenceModel<ManyToOneExample> {
   readonly kind = 'ManyToOne';
+  /** @internal */
   readonly encoder: Encoder;
   readonly head: Linear;
   private readonly options: Required<ManyToOneOptions>;

@@ -36,6 +36,7 @@ export interface OneToManyExample {
 export class OneToMany extends SequenceModel<OneToManyExample> {
   readonly kind = 'OneToMany';
   readonly conditionEmbedding: Embedding | null;
+  /** @internal */
   readonly decoder: ConditionedDecoder;
   private readonly options: Required<OneToManyOptions>;
   private readonly output: Required<TokenOutputSpec>;
