@@ -121,6 +121,15 @@ describe('packaging: the npm tarball, installed in a fresh project', function ()
     assert.ok(!packedFiles.some((f) => f.startsWith('dist/test/')), 'no compiled tests');
   });
 
+  it('the library pulls in none of the CLI\'s dataset packages, and a task without its data names the install', () => {
+    assert.ok(!fs.existsSync(path.join(app, 'node_modules', '@stdlib')), 'no @stdlib packages installed');
+    const cli = run(process.execPath, [path.join(installed, 'bin', 'rnnkit'), 'train', 'g2p', '--epochs', '1',
+      '--out', path.join(work, 'g2p-run')], { cwd: app });
+    assert.equal(cli.status, 2, describeRun(cli));
+    assert.match(cli.stderr, /npm install @stdlib\/datasets-cmudict/);
+    assert.ok(!fs.existsSync(path.join(work, 'g2p-run')), 'nothing written for a task that could not start');
+  });
+
   it('installing used the prebuilt binary: nothing was compiled', () => {
     assert.ok(fs.existsSync(path.join(installed, 'package.json')));
     assert.ok(!fs.existsSync(path.join(installed, 'build')), 'no build/ folder: node-gyp did not run');

