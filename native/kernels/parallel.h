@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <functional>
 #include <mutex>
@@ -95,6 +96,7 @@ class ThreadPool {
         if (sched_getaffinity(0, sizeof me.allowed, &me.allowed) != 0) CPU_ZERO(&me.allowed);
 #endif
         me.thread_id = current_thread_id();
+        request_short_slice();
       }
       started_.notify_all();
       loop();
@@ -128,6 +130,29 @@ class ThreadPool {
     }
 #else
     (void)helpers;
+#endif
+  }
+
+  // While both cores run native work, the JS thread waits for one when its
+  // timers fire. Workers ask the scheduler (EEVDF, Linux >= 6.12; ignored
+  // before) for a 300 us slice instead of the default ~1.4 ms, so a woken JS
+  // thread gets their core sooner. Measured: event-loop delay p99 during async
+  // training 4.2-4.9 -> 3.5-4.0 ms at 2 threads, throughput unchanged.
+  static void request_short_slice() {
+#if defined(__linux__) && defined(SYS_sched_setattr) && defined(SYS_sched_getattr)
+    struct Attr {  // struct sched_attr (its size since Linux 5.3); glibc has no wrapper
+      uint32_t size, policy;
+      uint64_t flags;
+      int32_t nice;
+      uint32_t priority;
+      uint64_t runtime, deadline, period;
+      uint32_t util_min, util_max;
+    } attr{};
+    if (syscall(SYS_sched_getattr, 0, &attr, sizeof attr, 0) != 0 || attr.policy != SCHED_OTHER) return;
+    attr.size = sizeof attr;
+    attr.flags = 0;
+    attr.runtime = 300000;  // ns
+    syscall(SYS_sched_setattr, 0, &attr, 0);
 #endif
   }
 
