@@ -137,7 +137,7 @@ class ThreadPool {
   // timers fire. Workers ask the scheduler (EEVDF, Linux >= 6.12; ignored
   // before) for a 300 us slice instead of the default ~1.4 ms, so a woken JS
   // thread gets their core sooner. Measured: event-loop delay p99 during async
-  // training 4.2-4.9 -> 3.5-4.0 ms at 2 threads, throughput unchanged.
+  // training 4.2-4.9 -> 3.5-4.3 ms at 2 threads, throughput unchanged.
   static void request_short_slice() {
 #if defined(__linux__) && defined(SYS_sched_setattr) && defined(SYS_sched_getattr)
     struct Attr {  // struct sched_attr (its size since Linux 5.3); glibc has no wrapper
