@@ -93,6 +93,7 @@ class ThreadPool {
         WorkerInfo& me = workers_info_[index];
 #if defined(__linux__)
         CPU_ZERO(&me.allowed);
+        CPU_ZERO(&me.applied);
         if (sched_getaffinity(0, sizeof me.allowed, &me.allowed) != 0) CPU_ZERO(&me.allowed);
 #endif
         me.thread_id = current_thread_id();
@@ -108,9 +109,10 @@ class ThreadPool {
   // (a server's occasional call, or a benchmark with pauses): then the caller
   // and the worker share one core for several ms while the other core idles
   // (measured: GRU config a forward 21 ms instead of 14 with 150 ms pauses).
-  // Each job therefore lets the workers run on the CPUs they started with
-  // except the caller's current one. Not a pin: they still float over the rest,
-  // and the caller may move. RNNKIT_KEEP_AFFINITY=1 leaves the masks alone.
+  // Each job therefore lets the workers run where the caller may run (or, when
+  // the caller is held to one CPU, where they started) except on the caller's
+  // current CPU. Not a pin: they still float over the rest, and the caller may
+  // move. RNNKIT_KEEP_AFFINITY=1 leaves the masks alone.
   void keep_workers_off_caller_cpu(int helpers) {
 #if defined(__linux__)
     static const bool keep = [] {
@@ -120,13 +122,15 @@ class ThreadPool {
     if (keep) return;
     const int cpu = sched_getcpu();
     if (cpu < 0 || cpu >= CPU_SETSIZE) return;
+    cpu_set_t caller;
+    CPU_ZERO(&caller);
+    const bool caller_spread = sched_getaffinity(0, sizeof caller, &caller) == 0 && CPU_COUNT(&caller) >= 2;
     for (int w = 0; w < helpers; ++w) {
       WorkerInfo& info = workers_info_[w];
-      if (info.excluded_cpu == cpu) continue;
-      cpu_set_t mask = info.allowed;
+      cpu_set_t mask = caller_spread ? caller : info.allowed;
       if (CPU_ISSET(cpu, &mask)) CPU_CLR(cpu, &mask);
-      if (CPU_COUNT(&mask) == 0) continue;  // nowhere else to go
-      if (sched_setaffinity(pid_t(info.thread_id), sizeof mask, &mask) == 0) info.excluded_cpu = cpu;
+      if (CPU_COUNT(&mask) == 0 || CPU_EQUAL(&mask, &info.applied)) continue;  // nowhere else, or already so
+      if (sched_setaffinity(pid_t(info.thread_id), sizeof mask, &mask) == 0) info.applied = mask;
     }
 #else
     (void)helpers;
@@ -207,10 +211,10 @@ class ThreadPool {
   std::condition_variable wake_, done_, started_;
   std::vector<std::thread> workers_;  // only touched while submit_ is held
   struct WorkerInfo {
-    long thread_id = 0;     // kernel thread id
-    int excluded_cpu = -1;  // the CPU it was last kept off
+    long thread_id = 0;  // kernel thread id
 #if defined(__linux__)
-    cpu_set_t allowed;      // its CPU mask when it started
+    cpu_set_t allowed;   // its CPU mask when it started
+    cpu_set_t applied;   // the mask keep_workers_off_caller_cpu last gave it (empty: none)
 #endif
   };
   std::vector<WorkerInfo> workers_info_;  // parallel to workers_

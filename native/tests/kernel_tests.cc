@@ -442,6 +442,25 @@ void test_workers_avoid_caller_cpu() {
   }
   sched_setaffinity(0, sizeof original, &original);
   check(checked >= 2 && failures == 0, "pool worker is kept off the caller's CPU", double(failures));
+
+  // A caller that may run on several CPUs: the worker gets those minus one (the caller's at the time).
+  const long caller = syscall(SYS_gettid);
+  std::atomic<int> arrived{0}, subset{0}, one_fewer{0}, worker_tasks{0};
+  parallel_for(2, [&](int) {
+    arrived.fetch_add(1);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (arrived.load() < 2 && std::chrono::steady_clock::now() < give_up) {}
+    if (syscall(SYS_gettid) == caller) return;
+    cpu_set_t mine, both;
+    CPU_ZERO(&mine);
+    sched_getaffinity(0, sizeof mine, &mine);
+    CPU_AND(&both, &mine, &original);
+    worker_tasks.fetch_add(1);
+    if (CPU_EQUAL(&both, &mine)) subset.fetch_add(1);
+    if (CPU_COUNT(&mine) == CPU_COUNT(&original) - 1) one_fewer.fetch_add(1);
+  });
+  check(worker_tasks.load() == 1 && subset.load() == 1 && one_fewer.load() == 1,
+        "pool worker runs where the caller may, minus one CPU", double(worker_tasks.load() + subset.load() + one_fewer.load()));
 #endif
 }
 
