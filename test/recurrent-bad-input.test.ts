@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { GRU, LSTM, RNN, RnnkitError, type Recurrent, type RecurrentOptions, type Tensor } from '../lib';
 import { native, NativeCell, type NativeRecurrentStack, type NativeStackConfig } from '../lib/native';
+import { randomArray } from './helpers/random-array';
 
 // ---------------------------------------------------------------- helpers
 
@@ -34,20 +35,6 @@ const CELLS: CellKind[] = [
 // dropped a pending backward or wrote part of a state dict shows up in the probe below.
 const I = 3, H = 4, L = 2, D = 2, S = L * D, T = 5, B = 3;
 const BASE: RecurrentOptions = { inputSize: I, hiddenSize: H, numLayers: L, bidirectional: true, dropout: 0.25, seed: 11 };
-
-/** Deterministic values in [-scale, scale) (mulberry32), independent of the library's generator. */
-function randomArray(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = scale * ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1);
-  }
-  return out;
-}
 
 function tensor(shape: number[], seed: number, scale = 1): Tensor {
   return { data: randomArray(shape.reduce((a, b) => a * b, 1), seed, scale), shape };

@@ -10,6 +10,7 @@ import {
   GRU, LSTM, RNN, loadSafetensors, saveSafetensors,
   type ForwardOptions, type OutputGradients, type Recurrent, type RecurrentOptions, type RecurrentOutput, type Tensor,
 } from '../lib';
+import { randomArray } from './helpers/random-array';
 
 // ---------------------------------------------------------------- helpers
 
@@ -26,20 +27,6 @@ const CELLS: CellKind[] = [
   { name: 'GRU', lstm: false, gates: 3, make: (o) => new GRU(o) },
   { name: 'LSTM', lstm: true, gates: 4, make: (o) => new LSTM(o) },
 ];
-
-/** Deterministic values in [-scale, scale) (mulberry32), independent of the library's generator. */
-function randomArray(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = scale * ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1);
-  }
-  return out;
-}
 
 function tensor(shape: number[], seed: number, scale = 1): Tensor {
   return { data: randomArray(shape.reduce((a, b) => a * b, 1), seed, scale), shape };

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Adam, GRU, mseLoss, type Tensor } from '../lib';
+import { randomArray } from './helpers/random-array';
 
 interface TrainResult {
   losses: number[];
@@ -21,27 +22,13 @@ interface WorkerJob {
   parties: number;
 }
 
-/** Deterministic values in [-1, 1) (mulberry32). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-
 /** A 2-layer GRU fitted to a fixed target with Adam; odd steps use the async (libuv pool) calls. */
 async function train(seed: number, steps: number): Promise<TrainResult> {
   const T = 12, B = 3, I = 4, H = 8;
   const gru = new GRU({ inputSize: I, hiddenSize: H, numLayers: 2, seed });
   const optimizer = new Adam({ lr: 1e-2 });
-  const x: Tensor = { data: values(T * B * I, seed + 1), shape: [T, B, I] };
-  const target: Tensor = { data: values(T * B * H, seed + 2).map((v) => v * 0.5), shape: [T, B, H] };
+  const x: Tensor = { data: randomArray(T * B * I, seed + 1), shape: [T, B, I] };
+  const target: Tensor = { data: randomArray(T * B * H, seed + 2).map((v) => v * 0.5), shape: [T, B, H] };
   const losses: number[] = [];
   try {
     for (let step = 0; step < steps; step++) {
