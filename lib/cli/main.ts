@@ -14,7 +14,7 @@ import { loadRun, MODEL_FILE, saveRun, type SavedRun } from './model-store';
 import { lossCurveSvg, writePicture } from './pictures';
 import { Progress } from './progress';
 import { TASKS, findTask } from './tasks';
-import { UsageError, type AnyTask, type Output, type Prepared, type Settings } from './tasks/task';
+import { UsageError, type AnyTask, type GenerateOptions, type Output, type Prepared, type Settings } from './tasks/task';
 import { trainModel } from './trainer';
 import { evaluateLoss } from '../train/fit';
 import type { SequenceModel } from '../structures/sequence-model';
@@ -322,14 +322,8 @@ async function predict(modelArg: string, inputs: string[], o: PredictCliOptions)
   printOutputs(outputs, o, { task: task.name });
 }
 
-interface GenerateCliOptions extends CommonOptions {
-  count: number;
-  temperature: number;
-  seed: number;
-  length?: number;
-  prompt?: string;
-  gender?: string;
-}
+/** `generate`'s flags: the common ones and what a task's generate() takes. */
+interface GenerateCliOptions extends CommonOptions, GenerateOptions {}
 
 async function generate(modelArg: string, o: GenerateCliOptions): Promise<void> {
   const { model, run } = loadRun(modelArg);
