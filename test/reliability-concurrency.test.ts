@@ -122,6 +122,36 @@ describe('reliability: concurrency', function () {
     assert.ok(sameBits(model.parameters, serial.parameters), 'the weights equal those of one serial fit');
   });
 
+  // Library bug: SequenceModel.loadStateDict copied the weights, let a module refuse, then wrote the copy
+  // back, over weights the optimizer's thread was updating: a refused call could undo part of a step.
+  it('a loadStateDict refused during training writes nothing to the weights', async function () {
+    const model = makeModel();
+    const weights = model.stateDict();
+    const parameters = model.parameters;
+    let writes = 0;
+    const set = parameters.set.bind(parameters);
+    parameters.set = ((...args: Parameters<Float32Array['set']>) => { writes++; set(...args); }) as Float32Array['set'];
+    let refused = 0, attempts = 0;
+    const training = model.fit(tokenData(16), { epochs: 2, batchSize: 4, seed: 2 });
+    const poke = setInterval(() => {
+      const before = writes;
+      attempts++;
+      try {
+        model.loadStateDict(weights);
+      } catch (error) {
+        assert.equal((error as RnnkitError).code, 'ERR_RNNKIT_BUSY');
+        refused++;
+      }
+      assert.equal(writes, before, 'the refused call wrote to the parameters');
+    }, 0);
+    try {
+      await training;
+    } finally {
+      clearInterval(poke);
+    }
+    assert.ok(refused > 0 && refused === attempts, `refused ${refused} of ${attempts}`);
+  });
+
   it('while a model trains, outside code cannot predict, save, load weights, zero gradients or dispose it (ERR_RNNKIT_BUSY), but its callbacks can', async function () {
     const data = tokenData(32);
     const model = makeModel(), serial = makeModel();

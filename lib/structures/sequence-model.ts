@@ -112,6 +112,9 @@ export abstract class SequenceModel<Example> {
 
   /** Loads all parameters; every key and shape is checked before anything changes. */
   loadStateDict(dict: Record<string, Tensor>): void {
+    // Refuse before touching anything: while the model trains, the restore below would write a stale
+    // copy over weights an optimizer thread is updating.
+    this.lock.assertAccess();
     const d = checkObject('stateDict', dict);
     const parts = this.modules.map(([prefix, m]) => {
       const sub: Record<string, Tensor> = {};
