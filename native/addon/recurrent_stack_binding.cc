@@ -138,12 +138,9 @@ std::function<void()> RecurrentStackBinding::PrepareForward(const Napi::Callback
                         " MiB (raise workspaceLimitBytes to allow it)");
   // All checks passed: from here on state may change. Inference has its own
   // workspace so it can run between a training forward and its backward.
-  std::vector<float>& workspace = training ? workspace_ : inference_workspace_;
+  WorkspaceBuffer& workspace = training ? workspace_ : inference_workspace_;
   if (training) has_record_ = false;  // stays false if the allocation below fails
-  if (workspace.size() < floats) {
-    std::vector<float>().swap(workspace);
-    workspace.resize(floats);  // std::bad_alloc becomes a JS error at the boundary
-  }
+  const size_t fresh = workspace.reserve(floats);  // std::bad_alloc becomes a JS error at the boundary
   std::vector<int>& lens_copy = training ? record_lengths_ : inference_lengths_;
   if (lengths) lens_copy.assign(lengths, lengths + B);
   AccountExternalMemory(env);
@@ -156,7 +153,10 @@ std::function<void()> RecurrentStackBinding::PrepareForward(const Napi::Callback
   float* ws = workspace.data();
   const int* lens = lengths ? lens_copy.data() : nullptr;
   const uint64_t dropout_seed = uint64_t(seed);
-  return [=]() { rnnkit::stack_forward(y, hN, cN, ws, params, x, h0, c0, lens, training, dropout_seed, c, T, B); };
+  return [=]() {
+    fill_if_new(ws, fresh);
+    rnnkit::stack_forward(y, hN, cN, ws, params, x, h0, c0, lens, training, dropout_seed, c, T, B);
+  };
 }
 
 // backward(params, dparams, dy, dhN, dcN, dx, dh0, dc0)
@@ -213,8 +213,8 @@ Napi::Value RecurrentStackBinding::BackwardAsync(const Napi::CallbackInfo& info)
 // Frees the workspace now instead of at garbage collection.
 Napi::Value RecurrentStackBinding::Dispose(const Napi::CallbackInfo& info) {
   RequireIdle(info.Env());
-  std::vector<float>().swap(workspace_);
-  std::vector<float>().swap(inference_workspace_);
+  workspace_.release();
+  inference_workspace_.release();
   std::vector<int>().swap(record_lengths_);
   std::vector<int>().swap(inference_lengths_);
   AccountExternalMemory(info.Env());

@@ -8,6 +8,8 @@
 #include <functional>
 #include <vector>
 
+#include "workspace_buffer.h"
+
 #include "../kernels/recurrent_stack.h"
 
 namespace rnnkit_addon {
@@ -39,8 +41,8 @@ class RecurrentStackBinding : public Napi::ObjectWrap<RecurrentStackBinding> {
   rnnkit::StackConfig config_{};
   size_t param_count_ = 0;
   double workspace_limit_bytes_ = 0;
-  std::vector<float> workspace_;            // training forward -> backward
-  std::vector<float> inference_workspace_;  // forward with training=false
+  WorkspaceBuffer workspace_;            // training forward -> backward
+  WorkspaceBuffer inference_workspace_;  // forward with training=false
   std::vector<int> inference_lengths_;
   int64_t external_bytes_ = 0;  // what V8 was last told this object holds
   bool busy_ = false;
