@@ -14,6 +14,8 @@ export { LSTM } from './layers/lstm';
 export { loadSafetensors, saveSafetensors, encodeSafetensors, decodeSafetensors } from './io/safetensors';
 export type { SafetensorsFile, DecodeOptions } from './io/safetensors';
 export { setNumThreads, getNumThreads } from './threads';
+export { kernelInfo } from './kernel-info';
+export type { KernelInfo, IsaName } from './kernel-info';
 export { Linear } from './layers/linear';
 export type { LinearOptions, LinearForwardOptions } from './layers/linear';
 export { Embedding } from './layers/embedding';

@@ -73,7 +73,16 @@ export interface NativeBinding {
   RecurrentStack: new (config: NativeStackConfig) => NativeRecurrentStack;
   setNumThreads(threads: number): void;
   getNumThreads(): number;
+  kernelInfo(): NativeKernelInfo;
   napiVersion: number;
+}
+
+export type IsaName = 'baseline' | 'avx2' | 'avx512';
+export interface NativeKernelInfo {
+  isa: IsaName;
+  cpuIsa: IsaName;
+  blasCore: string;
+  blasConfig: string;
 }
 
 // Stateless building-block kernels (native/addon/{linear,embedding,loss,optimizer}_binding.cc): inputs,
@@ -195,6 +204,8 @@ function load(): { binding: NativeBinding; file: string } {
   try {
     return { binding: requireAddon(file), file };
   } catch (error) {
+    // The addon loaded but refused a setting (a bad RNNKIT_ISA): that error says it all.
+    if ((error as { code?: unknown }).code === 'ERR_RNNKIT_VALUE') throw error;
     const reason = error instanceof Error ? error.message : String(error);
     throw loadError(`the native addon ${file}${override ? ' (RNNKIT_ADDON_PATH)' : ''} could not be loaded: ${reason}`,
       hintFor(reason), error);

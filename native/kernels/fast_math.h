@@ -3,13 +3,15 @@
 // relative of the exact values (native/tests/kernel_tests.cc sweeps them).
 // The double overloads are the exact std:: functions (gradient checks).
 // Also: RNNKIT_CPU_DISPATCH, which compiles one element-wise loop for
-// baseline x86-64, AVX2+FMA and AVX-512 and picks one at run time, so the
-// shipped binary needs no -march flag.
+// baseline x86-64, AVX2+FMA and AVX-512 and picks one at run time (the
+// CPU's best, or RNNKIT_ISA: cpu_isa.h), so the shipped binary needs no -march flag.
 #pragma once
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+
+#include "cpu_isa.h"
 
 namespace rnnkit {
 
@@ -91,8 +93,8 @@ RNNKIT_INLINE Real dot(const Real* __restrict a, const Real* __restrict b, int n
 }  // namespace rnnkit
 
 // RNNKIT_CPU_DISPATCH(ret, name, params, args, body): defines `ret name params`
-// that runs `body` compiled for the best instruction set this CPU has (x86-64
-// with GCC or Clang: AVX-512, AVX2+FMA or baseline; elsewhere the plain body).
+// that runs `body` compiled for the active instruction set (x86-64 with GCC or
+// Clang: AVX-512, AVX2+FMA or baseline, see cpu_isa.h; elsewhere the plain body).
 // body is a statement list using the parameters; keep it free of calls that
 // are not inlined (they would run at the baseline ISA).
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
@@ -103,12 +105,8 @@ RNNKIT_INLINE Real dot(const Real* __restrict a, const Real* __restrict b, int n
   inline ret v1 params { body }                                                                        \
   using fn = ret(*) params;                                                                            \
   inline fn pick() {                                                                                   \
-    __builtin_cpu_init();                                                                              \
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&                     \
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))                      \
-      return v4;                                                                                       \
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return v3;                    \
-    return v1;                                                                                         \
+    const ::rnnkit::Isa isa = ::rnnkit::active_isa();                                                  \
+    return isa == ::rnnkit::Isa::Avx512 ? v4 : isa == ::rnnkit::Isa::Avx2 ? v3 : v1;                   \
   }                                                                                                    \
   }                                                                                                    \
   inline ret name params {                                                                             \

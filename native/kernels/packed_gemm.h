@@ -2,13 +2,16 @@
 // with W packed once per call into 16-column panels that stay hot in cache
 // across the T steps (OpenBLAS repacks W on every call; at the per-step
 // shapes, M = a batch slice of 8-64 rows, that repacking and its per-call
-// overhead cost 10-40%). AVX2+FMA and AVX-512 micro-kernels, picked at run
-// time; packed_gemm_available() is false elsewhere and callers use OpenBLAS.
+// overhead cost 10-40%). An AVX2+FMA micro-kernel, used on the avx2 and avx512
+// paths (cpu_isa.h); packed_gemm_available() is false on the baseline path and
+// off x86-64, where callers use OpenBLAS.
 // Float only. Header-only so it needs no entry in the build files' source list.
 #pragma once
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+
+#include "cpu_isa.h"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
 #include <immintrin.h>
@@ -143,20 +146,12 @@ __attribute__((target("avx2,fma"))) inline void gemm_avx2(float* C, int ldc, con
   }
 }
 
-inline bool cpu_has_avx2_fma() {
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return yes;
-}
-
 }  // namespace packed_detail
 #endif
 
 inline bool packed_gemm_available() {
 #ifdef RNNKIT_PACKED_GEMM_X86
-  return packed_detail::cpu_has_avx2_fma();
+  return active_isa() != Isa::Baseline;  // AVX2 + FMA, also under AVX-512
 #else
   return false;
 #endif
