@@ -8,6 +8,7 @@
 #include "blas.h"
 #include "cell_passes.h"
 #include "packed_gemm.h"
+#include "rows_gemm.h"
 #include "parallel.h"
 
 namespace rnnkit {
@@ -19,8 +20,8 @@ namespace {
 //   ctx [M,B,E]   att [M,B,N]   q [M,B,A] and z [M,B,N,A] (Bahdanau)   step [B,GH] (GRU: s W_hh^T, then its gradient)
 //   dh, dh_next, dc [B,H]   dctx [B,E]   dq [M,B,K]   dkeys [N,B,K] (not Dot)   scratch [B,N]
 //   dv_rows [B,A] (Bahdanau: each batch row's share of d(v))   bias [bias_width]
-//   pk_ctx, pk_hh, pk_q: the per-step weights (c_i's columns of W_ih, W_hh, W_q) packed for the
-//   micro-kernel, transposed in forward and as they are in backward (packed_gemm.h)
+//   pk_ctx, pk_hh, pk_q: the per-step weights (c_i's columns of W_ih, W_hh, W_q) packed for
+//   backward's micro-kernel (packed_gemm.h); forward reads the weights as they are (rows_gemm.h)
 struct DecoderLayout {
   size_t keys, gx, dgx, ghn, dghn, hs, cs, ctx, att, q, z, step, dh, dh_next, dc, dctx, dq, dkeys, scratch, dv_rows, bias, pk_ctx, pk_hh, pk_q, total;
   explicit DecoderLayout(const AttentionDecoderShape& s) {
@@ -58,8 +59,7 @@ struct DecoderLayout {
   }
 };
 
-// Per-step products on packed weights (float, AVX2, and enough steps to pay for packing;
-// not a function of B, so a sequence gives the same bits alone or in a batch).
+// Backward's per-step products on packed weights (float, AVX2, and enough steps to pay for packing).
 template <typename Real>
 bool use_packed(const AttentionDecoderShape&) { return false; }
 template <>
@@ -72,15 +72,15 @@ void pack_weights<float>(float* dst, const float* w, int K, int N, bool transpos
   pack_operand(dst, w, K, N, transposed, ldw);
 }
 
-// C[B,N] (+)= A[B,K] op(W): W [N,K] (ldw) transposed in forward, W [K,N] (ldw) in backward.
+// Backward's C[B,N] (+)= A[B,K] W, W [K,N] (ldw).
 template <typename Real>
 void step_product(Real* C, int ldc, const Real* A, int lda, const Real* w, int ldw, const Real* packed, int rows,
-                  int N, int K, bool transposed, bool accumulate, bool use_pack) {
+                  int N, int K, bool accumulate, bool use_pack) {
   if (use_pack) {
     packed_gemm(reinterpret_cast<float*>(C), ldc, reinterpret_cast<const float*>(A), lda,
                 reinterpret_cast<const float*>(packed), rows, N, K, accumulate);
   } else {
-    gemm(false, transposed, rows, N, K, Real(1), A, lda, w, ldw, accumulate ? Real(1) : Real(0), C, ldc);
+    gemm(false, false, rows, N, K, Real(1), A, lda, w, ldw, accumulate ? Real(1) : Real(0), C, ldc);
   }
 }
 
@@ -179,20 +179,15 @@ void attention_decoder_forward(Real* out, Real* weights, Real* hN, Real* cN, Rea
   Real *att = ws + L.att, *q = ws + L.q, *z = ws + L.z, *step = ws + L.step;
 
   if (compute_keys && s.score != Score::Dot) {
-    gemm(false, true, int(NB), K, E, Real(1), memory, E, p.w_key, E, Real(0), keys, K);
+    rows_gemm(keys, K, memory, E, p.w_key, E, int(NB), K, E, false);
     if (bahdanau && p.b_key) add_bias_rows(keys, p.b_key, NB, K);
   }
   // x part of the input projection for all steps; biases join in the element-wise pass.
-  gemm(false, true, int(MB), GH, X, Real(1), x, X, p.w_ih, XE, Real(0), gx, GH);
+  // Every forward product is rows_gemm: a sequence gives the same bits alone or in any batch.
+  rows_gemm(gx, GH, x, X, p.w_ih, XE, int(MB), GH, X, false);
   combine_bias(ws + L.bias, p.b_ih, p.b_hh, s.cell, H);
   copy_or_zero(hs, h0, BH);
   if (lstm) copy_or_zero(cs, c0, BH);
-  const bool pack = use_packed<Real>(s);
-  if (pack) {
-    pack_weights(ws + L.pk_ctx, p.w_ih + X, E, GH, true, XE);
-    pack_weights(ws + L.pk_hh, p.w_hh, H, GH, true, H);
-    if (bahdanau) pack_weights(ws + L.pk_q, p.w_query, H, A, true, H);
-  }
 
   auto slice = [&](int b0, int b1) {
     const int rows = b1 - b0;
@@ -209,17 +204,15 @@ void attention_decoder_forward(Real* out, Real* weights, Real* hN, Real* cN, Rea
       Real* q_i = q + size_t(i) * B * A;
       Real* gx_i = gx + size_t(i) * B * GH;
       const Real* s_rows = s_prev + size_t(b0) * H;
-      if (bahdanau) step_product(q_i + size_t(b0) * A, A, s_rows, H, p.w_query, H, ws + L.pk_q, rows, A, H, true, false, pack);
+      if (bahdanau) rows_gemm(q_i + size_t(b0) * A, A, s_rows, H, p.w_query, H, rows, A, H, false);
       at.t = i;
       at.queries = bahdanau ? q_i : s_prev;
       at.context = ctx_i;
       at.weights = att_i;
       at.z = bahdanau ? z + size_t(i) * B * N * A : nullptr;
       attention_forward_pass(at);
-      step_product(gx_i + size_t(b0) * GH, GH, ctx_i + size_t(b0) * E, E, p.w_ih + X, XE, ws + L.pk_ctx, rows, GH, E,
-                   true, true, pack);  // c_i part
-      step_product((gru ? step : gx_i) + size_t(b0) * GH, GH, s_rows, H, p.w_hh, H, ws + L.pk_hh, rows, GH, H, true,
-                   !gru, pack);
+      rows_gemm(gx_i + size_t(b0) * GH, GH, ctx_i + size_t(b0) * E, E, p.w_ih + X, XE, rows, GH, E, true);  // c_i part
+      rows_gemm((gru ? step : gx_i) + size_t(b0) * GH, GH, s_rows, H, p.w_hh, H, rows, GH, H, !gru);
       st.t = i;
       st.h_prev = s_prev;
       st.h = hs + size_t(i + 1) * BH;
@@ -317,11 +310,11 @@ void attention_decoder_backward(Real* dx, Real* dmemory, Real* dh0, Real* dc0, c
       st.dy = dout ? dout + size_t(i) * B * (H + E) : nullptr;
       backward_pass(s.cell, st);
       step_product(dctx + size_t(b0) * E, E, dgi_i + size_t(b0) * GH, GH, p.w_ih + X, XE, ws + L.pk_ctx, rows, E, GH,
-                   false, true, pack);  // through c_i's input
+                   true, pack);  // through c_i's input
       if (gru) {
-        step_product(dh_b + rh, H, dgh_step + size_t(b0) * GH, GH, p.w_hh, H, ws + L.pk_hh, rows, H, GH, false, true, pack);
+        step_product(dh_b + rh, H, dgh_step + size_t(b0) * GH, GH, p.w_hh, H, ws + L.pk_hh, rows, H, GH, true, pack);
       } else {
-        step_product(dh_b + rh, H, dgi_i + size_t(b0) * GH, GH, p.w_hh, H, ws + L.pk_hh, rows, H, GH, false, false, pack);
+        step_product(dh_b + rh, H, dgi_i + size_t(b0) * GH, GH, p.w_hh, H, ws + L.pk_hh, rows, H, GH, false, pack);
         for (int b = b0; b < b1; ++b)  // padded step: the state (and its gradient) passes through
           if (!valid(target_lengths, b, i)) std::memcpy(dh_b + size_t(b) * H, dh_a + size_t(b) * H, size_t(H) * sizeof(Real));
       }
@@ -332,7 +325,7 @@ void attention_decoder_backward(Real* dx, Real* dmemory, Real* dh0, Real* dc0, c
       at.dqueries = dq_i;
       attention_backward_pass(at);
       if (bahdanau) {
-        step_product(dh_b + rh, H, dq_i + size_t(b0) * A, A, p.w_query, H, ws + L.pk_q, rows, H, A, false, true, pack);
+        step_product(dh_b + rh, H, dq_i + size_t(b0) * A, A, p.w_query, H, ws + L.pk_q, rows, H, A, true, pack);
       } else {
         for (size_t k = rh; k < size_t(b1) * H; ++k) dh_b[k] += dq_i[k];  // the query is s_{i-1} itself (K = H)
       }

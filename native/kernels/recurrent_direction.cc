@@ -11,6 +11,7 @@
 #include "cell_passes.h"
 #include "packed_gemm.h"
 #include "parallel.h"
+#include "rows_gemm.h"
 
 namespace rnnkit {
 namespace {
@@ -24,11 +25,12 @@ namespace {
 //   cs     [T+1,B,H]  cell states, LSTM only
 //   step   [B,GH]     GRU: h W_hh^T of the current step, then d(h W_hh^T)
 //   bias   [bias_width] combined biases
-//   wpack  W_hh packed for the per-step products (float with AVX2: forward packs W_hh^T,
-//          backward W_hh; see packed_gemm.h)
-//   wpack_ih  W_ih packed likewise: with packing, x_t W_ih^T runs inside the time loop (one
-//          pass over x, no separate projection pass) and so does dx_t = d(gi_t) W_ih (one direction)
-//   backward only: dgates [T,B,GH] d(gi); dghn [T,B,H] GRU d(W_hn h + b_hn); dh, dh_next, dc [B,H]
+//   backward only: wpack  W_hh packed for the per-step products d(gh) W_hh (float with AVX2,
+//          packed_gemm.h); wpack_ih  W_ih packed likewise, so that dx_t = d(gi_t) W_ih runs
+//          inside the time loop (one direction); dgates [T,B,GH] d(gi); dghn [T,B,H] GRU
+//          d(W_hn h + b_hn); dh, dh_next, dc [B,H]
+// Forward's products (x W_ih^T for all steps, h W_hh^T per step) are rows_gemm on the
+// weights as they are: a sequence gives the same bits alone or in any batch (rows_gemm.h).
 struct Layout {
   size_t gates, ghn, hs, cs, step, bias, wpack, wpack_ih, dgates, dghn, dh, dh_next, dc, forward_total, total;
   Layout(Cell cell, int T, int B, int I, int H) {
@@ -41,9 +43,9 @@ struct Layout {
     cs = at;      at += lstm ? (size_t(T) + 1) * BH : 0;
     step = at;    at += gru ? size_t(B) * GH : 0;
     bias = at;    at += size_t(bias_width(cell, H));
-    wpack = at;   at += std::max(packed_floats(H, int(GH)), packed_floats(int(GH), H));
-    wpack_ih = at; at += std::max(packed_floats(I, int(GH)), packed_floats(int(GH), I));
     forward_total = at;
+    wpack = at;   at += packed_floats(int(GH), H);
+    wpack_ih = at; at += packed_floats(int(GH), I);
     dgates = at;  at += TB * GH;
     dghn = at;    at += gru ? TB * size_t(H) : 0;
     dh = at;      at += BH;
@@ -53,18 +55,16 @@ struct Layout {
   }
 };
 
-// The per-step products h W_hh^T (forward) and d(gh) W_hh (backward) run on
-// W_hh packed once per call when the CPU has the micro-kernel (float only) and
-// the call has enough steps to pay for packing (a streaming step, T = 1, uses
-// BLAS on W_hh as it is). Not a function of B: a sequence gives the same bits
-// alone or in a batch (each row's sums run in the same order in every tile).
+// Backward's per-step products d(gh) W_hh run on W_hh packed once per call when
+// the CPU has the micro-kernel (float only) and the call has enough steps to pay
+// for packing; otherwise BLAS on W_hh as it is.
 template <typename Real>
 bool use_packed(const DirectionShape&) { return false; }
 template <>
 bool use_packed<float>(const DirectionShape& s) { return packed_gemm_available() && s.T >= 4; }
 
-// Whether x_t W_ih^T (forward) and dx_t (backward, one direction) run inside
-// the time loop on packed W_ih: pays while packed W_ih and W_hh stay close to
+// Whether dx_t (backward, one direction) runs inside the time loop on packed
+// W_ih: pays while packed W_ih and W_hh stay close to
 // the core across steps. Measured on a 1 MB-L2 core: +3-17% at H=256 (1.5-2 MB
 // of packed weights), -8-19% at H=512 (6-8 MB streamed from L3 every step by
 // both threads); the cut is set at 2.5x L2.
@@ -83,34 +83,23 @@ bool fuse_input(const DirectionShape& s, bool packed) {
   return bytes <= budget && s.B >= 32 && s.I >= 128;
 }
 
+// W [GH,K] (W_hh or W_ih) packed as it is, for backward's d(g) W (packed_gemm.h).
 template <typename Real>
-void pack_recurrent(Real*, const Real*, int, int, bool) {}
+void pack_for_backward(Real*, const Real*, int, int) {}
 template <>
-void pack_recurrent<float>(float* dst, const float* w_hh, int GH, int H, bool backward) {
-  if (backward) pack_operand(dst, w_hh, GH, H, false);  // op = W_hh [GH,H]
-  else pack_operand(dst, w_hh, H, GH, true);            // op = W_hh^T
+void pack_for_backward<float>(float* dst, const float* w, int GH, int K) {
+  pack_operand(dst, w, GH, K, false);
 }
 
-// W_ih [GH,I] packed for x_t W_ih^T (forward) or d(gi_t) W_ih (backward).
-template <typename Real>
-void pack_input(Real*, const Real*, int, int, bool) {}
-template <>
-void pack_input<float>(float* dst, const float* w_ih, int GH, int I, bool backward) {
-  if (backward) pack_operand(dst, w_ih, GH, I, false);
-  else pack_operand(dst, w_ih, I, GH, true);
-}
-
-// C[rows, N] (+)= A[rows, K] op(W_hh): packed micro-kernel or BLAS.
+// Backward's C[rows, N] (+)= A[rows, K] W_hh: packed micro-kernel or BLAS.
 template <typename Real>
 void recurrent_product(Real* C, int ldc, const Real* A, int lda, const Real* w_hh, const Real* packed, int rows,
-                       int N, int K, bool backward, bool accumulate, bool use_pack) {
+                       int N, int K, bool accumulate, bool use_pack) {
   if (use_pack) {
     packed_gemm(reinterpret_cast<float*>(C), ldc, reinterpret_cast<const float*>(A), lda,
                 reinterpret_cast<const float*>(packed), rows, N, K, accumulate);
-  } else if (backward) {
-    gemm(false, false, rows, N, K, Real(1), A, lda, w_hh, N, accumulate ? Real(1) : Real(0), C, ldc);
   } else {
-    gemm(false, true, rows, N, K, Real(1), A, lda, w_hh, K, accumulate ? Real(1) : Real(0), C, ldc);
+    gemm(false, false, rows, N, K, Real(1), A, lda, w_hh, N, accumulate ? Real(1) : Real(0), C, ldc);
   }
 }
 
@@ -159,23 +148,20 @@ int time_loop_parts(Cell cell, int T, int B, int H, int threads, int directions)
 }
 
 template <typename Real>
-void direction_project_input(Real* ws, const Real* x, const Real* w_ih, const Real* w_hh, const Real* b_ih,
-                             const Real* b_hh, const DirectionShape& s) {
+void direction_project_input(Real* ws, const Real* x, const Real* w_ih, const Real* b_ih, const Real* b_hh,
+                             const DirectionShape& s) {
   const Layout L(s.cell, s.T, s.B, s.I, s.H);
   const int GH = gate_count(s.cell) * s.H;
   combine_bias(ws + L.bias, b_ih, b_hh, s.cell, s.H);
-  const bool packed = use_packed<Real>(s);
-  if (packed) pack_recurrent(ws + L.wpack, w_hh, GH, s.H, false);
-  if (fuse_input(s, packed)) pack_input(ws + L.wpack_ih, w_ih, GH, s.I, false);  // x_t W_ih^T runs in the time loop
-  else gemm(false, true, s.T * s.B, GH, s.I, Real(1), x, s.I, w_ih, s.I, Real(0), ws + L.gates, GH);
+  rows_gemm(ws + L.gates, GH, x, s.I, w_ih, s.I, s.T * s.B, GH, s.I, false);
 }
 
 template <typename Real>
 void direction_prepare_backward(Real* ws, const Real* w_ih, const Real* w_hh, bool fuse_dx, const DirectionShape& s) {
   const Layout L(s.cell, s.T, s.B, s.I, s.H);
   if (!use_packed<Real>(s)) return;
-  pack_recurrent(ws + L.wpack, w_hh, gate_count(s.cell) * s.H, s.H, true);
-  if (fuse_dx) pack_input(ws + L.wpack_ih, w_ih, gate_count(s.cell) * s.H, s.I, true);
+  pack_for_backward(ws + L.wpack, w_hh, gate_count(s.cell) * s.H, s.H);
+  if (fuse_dx) pack_for_backward(ws + L.wpack_ih, w_ih, gate_count(s.cell) * s.H, s.I);
 }
 
 bool direction_fuses_dx(const DirectionShape& s, bool is_float, int directions) {
@@ -183,7 +169,7 @@ bool direction_fuses_dx(const DirectionShape& s, bool is_float, int directions) 
 }
 
 template <typename Real>
-void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, const Real* x, const Real* w_hh,
+void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, const Real* w_hh,
                             const Real* h0, const Real* c0, const int* lengths, const DirectionShape& s, int b0,
                             int b1) {
   if (b1 <= b0) return;
@@ -195,7 +181,6 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
   Real* hs = ws + L.hs;
   Real* cs = ws + L.cs;
   Real* step = ws + L.step;
-  const bool pack = use_packed<Real>(s), fused = fuse_input(s, pack);
 
   copy_rows(hs + size_t(s.reverse ? T : 0) * BH, h0, b0, b1, H);
   if (lstm) copy_rows(cs + size_t(s.reverse ? T : 0) * BH, c0, b0, b1, H);
@@ -207,14 +192,8 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
     const int t = s.reverse ? T - 1 - k : k;
     const Real* h_prev = hs + size_t(input_slot(s, t)) * BH;
     Real* gates_t = ws + L.gates + size_t(t) * B * GH;
-    if (fused) {  // this step's x_t W_ih^T first, into the gate rows
-      const int I = s.I;
-      packed_gemm(reinterpret_cast<float*>(gates_t + size_t(b0) * GH), GH,
-                  reinterpret_cast<const float*>(x + (size_t(t) * B + b0) * I), I,
-                  reinterpret_cast<const float*>(ws + L.wpack_ih), rows, GH, I, false);
-    }
-    if (gru) recurrent_product(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, ws + L.wpack, rows, GH, H, false, false, pack);
-    else recurrent_product(gates_t + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, ws + L.wpack, rows, GH, H, false, true, pack);
+    if (gru) rows_gemm(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, false);
+    else rows_gemm(gates_t + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, true);
     st.t = t;
     st.h_prev = h_prev;
     st.h = hs + size_t(output_slot(s, t)) * BH;
@@ -281,9 +260,9 @@ void direction_backward_rows(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0,
                   reinterpret_cast<const float*>(ws + L.wpack_ih), rows, I, GH, accumulate_dx);
     }
     if (gru) {
-      recurrent_product(dh_next + rb, H, dgh + size_t(b0) * GH, GH, w_hh, ws + L.wpack, rows, H, GH, true, true, pack);
+      recurrent_product(dh_next + rb, H, dgh + size_t(b0) * GH, GH, w_hh, ws + L.wpack, rows, H, GH, true, pack);
     } else {
-      recurrent_product(dh_next + rb, H, dgates_t + size_t(b0) * GH, GH, w_hh, ws + L.wpack, rows, H, GH, true, false, pack);
+      recurrent_product(dh_next + rb, H, dgates_t + size_t(b0) * GH, GH, w_hh, ws + L.wpack, rows, H, GH, false, pack);
       if (lengths) {  // padded step: the state (and its gradient) passes through
         for (int b = b0; b < b1; ++b)
           if (t >= lengths[b]) std::memcpy(dh_next + size_t(b) * H, dh + size_t(b) * H, size_t(H) * sizeof(Real));
@@ -341,15 +320,15 @@ template <typename Real>
 void direction_forward(Real* y, int ldy, Real* hN, Real* cN, Real* ws, const Real* x, const Real* w_ih,
                        const Real* w_hh, const Real* b_ih, const Real* b_hh, const Real* h0, const Real* c0,
                        const int* lengths, const DirectionShape& s) {
-  direction_project_input(ws, x, w_ih, w_hh, b_ih, b_hh, s);
+  direction_project_input(ws, x, w_ih, b_ih, b_hh, s);
   const int parts = time_loop_parts(s.cell, s.T, s.B, s.H, num_threads(), 1);
   if (parts == 1) {
-    direction_forward_rows(y, ldy, hN, cN, ws, x, w_hh, h0, c0, lengths, s, 0, s.B);
+    direction_forward_rows(y, ldy, hN, cN, ws, w_hh, h0, c0, lengths, s, 0, s.B);
     return;
   }
   parallel_for(parts, [&](int p) {
     const Range r = split_range(s.B, parts, p);
-    direction_forward_rows(y, ldy, hN, cN, ws, x, w_hh, h0, c0, lengths, s, r.begin, r.end);
+    direction_forward_rows(y, ldy, hN, cN, ws, w_hh, h0, c0, lengths, s, r.begin, r.end);
   });
 }
 
@@ -378,9 +357,9 @@ void direction_backward(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0, Real
 
 #define RNNKIT_INSTANTIATE(Real)                                                                                    \
   template void direction_project_input<Real>(Real*, const Real*, const Real*, const Real*, const Real*,           \
-                                              const Real*, const DirectionShape&);                                  \
+                                              const DirectionShape&);                                               \
   template void direction_prepare_backward<Real>(Real*, const Real*, const Real*, bool, const DirectionShape&);     \
-  template void direction_forward_rows<Real>(Real*, int, Real*, Real*, Real*, const Real*, const Real*, const Real*, \
+  template void direction_forward_rows<Real>(Real*, int, Real*, Real*, Real*, const Real*, const Real*,              \
                                              const Real*, const int*, const DirectionShape&, int, int);             \
   template void direction_backward_rows<Real>(Real*, bool, Real*, Real*, Real*, const Real*, const Real*, int,     \
                                               const Real*, const Real*, const int*, const DirectionShape&, int, int); \

@@ -26,14 +26,12 @@ struct DirectionShape {
 // The backward-only part comes last: training = false gives the forward part.
 size_t direction_workspace_floats(Cell cell, int T, int B, int I, int H, bool training = true);
 
-// Phase 1 of forward: the combined biases, and either W_ih and W_hh packed for
-// the time loop (which then computes x_t W_ih^T step by step) or, without
-// packing, ws's gate buffer = x W_ih^T for all T*B rows (one GEMM, split over
-// the pool). b_ih/b_hh may be null.
+// Phase 1 of forward: the combined biases, and ws's gate buffer = x W_ih^T for
+// all T*B rows (one batch-invariant product, rows_gemm.h, split over the pool).
+// b_ih/b_hh may be null.
 template <typename Real>
 void direction_project_input(Real* ws, const Real* x /*[T,B,I]*/, const Real* w_ih /*[GH,I]*/,
-                             const Real* w_hh /*[GH,H]*/, const Real* b_ih /*[GH]*/, const Real* b_hh /*[GH]*/,
-                             const DirectionShape& s);
+                             const Real* b_ih /*[GH]*/, const Real* b_hh /*[GH]*/, const DirectionShape& s);
 
 // Before the backward time loops: packs W_hh for them, and W_ih when fuse_dx
 // (one thread, once per call).
@@ -50,7 +48,7 @@ bool direction_fuses_dx(const DirectionShape& s, bool is_float, int directions);
 // hN/cN: state after each row's last valid step (may be null). h0, c0, lengths may be null.
 template <typename Real>
 void direction_forward_rows(Real* y /*[T,B,ldy]*/, int ldy, Real* hN /*[B,H]*/, Real* cN /*[B,H] LSTM*/, Real* ws,
-                            const Real* x /*[T,B,I]*/, const Real* w_hh /*[GH,H]*/, const Real* h0 /*[B,H]*/,
+                            const Real* w_hh /*[GH,H]*/, const Real* h0 /*[B,H]*/,
                             const Real* c0 /*[B,H]*/, const int* lengths /*[B]*/, const DirectionShape& s, int b0,
                             int b1);
 

@@ -104,7 +104,7 @@ void stack_forward(Real* y, Real* hN, Real* cN, Real* ws, const Real* params, co
     const int I = layer_input_size(c, l);
     for (int d = 0; d < D; ++d) {  // input projections: big GEMMs, split over the pool
       const ParamOffsets p = param_offsets(c, l, d);
-      direction_project_input(ws + S.direction(c, l, d), layer_in, params + p.w_ih, params + p.w_hh,
+      direction_project_input(ws + S.direction(c, l, d), layer_in, params + p.w_ih,
                               c.bias ? params + p.b_ih : nullptr, c.bias ? params + p.b_hh : nullptr,
                               DirectionShape{c.cell, T, B, I, H, d == 1});
     }
@@ -116,7 +116,7 @@ void stack_forward(Real* y, Real* hN, Real* cN, Real* ws, const Real* params, co
       const ParamOffsets p = param_offsets(c, l, d);
       const size_t state = size_t(l * D + d) * BH;
       direction_forward_rows(layer_out + size_t(d) * H, D * H, hN ? hN + state : nullptr,
-                             lstm && cN ? cN + state : nullptr, ws + S.direction(c, l, d), layer_in, params + p.w_hh,
+                             lstm && cN ? cN + state : nullptr, ws + S.direction(c, l, d), params + p.w_hh,
                              h0 ? h0 + state : nullptr, lstm && c0 ? c0 + state : nullptr, lengths,
                              DirectionShape{c.cell, T, B, I, H, d == 1}, rows.begin, rows.end);
     };

@@ -1,0 +1,242 @@
+// The forward products of every layer, C[M,N] (+)= A[M,K] W[N,K]^T (x W_ih^T,
+// h W_hh^T, x W^T of Linear, memory W_key^T), computed so that each output
+// element's bits depend only on its own row of A, W and K: never on M, on the
+// other rows, on how rows are split over threads or tiles, or on the call's
+// shape otherwise. That is what makes a sequence's result the same alone, in
+// any batch and at any thread count (batch-invariant inference: greedy
+// decoding equals beam search of width 1, a server's answers do not change
+// with load). OpenBLAS gives no such promise: its kernels pick other code
+// paths (and summation orders) by M.
+//
+// Each C[m][n] is a dot product over k in 8 strided partial sums (lane l takes
+// k = l, l+8, ...), reduced in one fixed tree, plus the K % 8 tail in order:
+// the same in every tile size. Per path (cpu_isa.h): AVX2+FMA and portable C++
+// (baseline, other architectures) follow that order, AVX-512 uses 16 lanes;
+// paths agree within rounding, not bit for bit.
+// W is read as it is (row-major [N,K], contiguous in k), so nothing is packed
+// per call and a one-row streaming step costs one pass over W.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+
+#include "blas.h"
+#include "cpu_isa.h"
+#include "parallel.h"
+
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
+#include <immintrin.h>
+#define RNNKIT_ROWS_GEMM_X86 1
+#endif
+
+namespace rnnkit {
+namespace rows_detail {
+
+constexpr int kLanes = 8;
+
+// The one reduction tree, written for 8 plain floats: ((0+4)+(2+6)) + ((1+5)+(3+7)).
+inline float reduce_lanes(const float* l) {
+  const float s0 = l[0] + l[4], s1 = l[1] + l[5], s2 = l[2] + l[6], s3 = l[3] + l[7];
+  return (s0 + s2) + (s1 + s3);
+}
+
+// Rows [0, MR) x columns [0, NR) of C, portable.
+template <int MR, int NR>
+inline void tile_portable(float* C, int ldc, const float* A, int lda, const float* W, int ldw, int K,
+                          bool accumulate) {
+  float acc[MR][NR][kLanes] = {};
+  const int K8 = K - K % kLanes;
+  for (int k = 0; k < K8; k += kLanes)
+    for (int m = 0; m < MR; ++m)
+      for (int n = 0; n < NR; ++n)
+        for (int l = 0; l < kLanes; ++l) acc[m][n][l] += A[size_t(m) * lda + k + l] * W[size_t(n) * ldw + k + l];
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) {
+      float tail = 0.0f;
+      for (int k = K8; k < K; ++k) tail += A[size_t(m) * lda + k] * W[size_t(n) * ldw + k];
+      const float sum = reduce_lanes(acc[m][n]) + tail;
+      float& c = C[size_t(m) * ldc + n];
+      c = accumulate ? c + sum : sum;
+    }
+}
+
+#ifdef RNNKIT_ROWS_GEMM_X86
+// The same tree on a ymm register: (lo + hi) gives lanes (0+4),(1+5),(2+6),(3+7);
+// adding the upper pair gives (0+4)+(2+6), (1+5)+(3+7); then their sum.
+__attribute__((target("avx2,fma"))) inline float reduce_lanes_avx2(__m256 v) {
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+template <int MR, int NR>
+__attribute__((target("avx2,fma"))) inline void tile_avx2(float* C, int ldc, const float* A, int lda, const float* W,
+                                                           int ldw, int K, bool accumulate) {
+  __m256 acc[MR][NR];
+#pragma GCC unroll 4
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+    for (int n = 0; n < NR; ++n) acc[m][n] = _mm256_setzero_ps();
+  const int K8 = K - K % kLanes;
+  for (int k = 0; k < K8; k += kLanes) {
+    __m256 w[NR];
+#pragma GCC unroll 4
+    for (int n = 0; n < NR; ++n) w[n] = _mm256_loadu_ps(W + size_t(n) * ldw + k);
+#pragma GCC unroll 4
+    for (int m = 0; m < MR; ++m) {
+      const __m256 a = _mm256_loadu_ps(A + size_t(m) * lda + k);
+#pragma GCC unroll 4
+      for (int n = 0; n < NR; ++n) acc[m][n] = _mm256_fmadd_ps(a, w[n], acc[m][n]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+    for (int n = 0; n < NR; ++n) {
+      __m128 tail = _mm_setzero_ps();
+      for (int k = K8; k < K; ++k)
+        tail = _mm_fmadd_ss(_mm_load_ss(A + size_t(m) * lda + k), _mm_load_ss(W + size_t(n) * ldw + k), tail);
+      const float sum = reduce_lanes_avx2(acc[m][n]) + _mm_cvtss_f32(tail);
+      float& c = C[size_t(m) * ldc + n];
+      c = accumulate ? c + sum : sum;
+    }
+}
+
+// AVX-512: 16 lanes, folded to 8 (lane l + lane l+8) and then the 8-lane tree;
+// 32 zmm registers hold a 6 x 4 tile. Another order than the 8-lane paths (its own path).
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) inline float reduce_lanes_avx512(__m512 v) {
+  const __m256 folded = _mm256_add_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(folded), _mm256_extractf128_ps(folded, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+template <int MR, int NR>
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) inline void tile_avx512(
+    float* C, int ldc, const float* A, int lda, const float* W, int ldw, int K, bool accumulate) {
+  constexpr int kWide = 16;
+  __m512 acc[MR][NR];
+#pragma GCC unroll 6
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+    for (int n = 0; n < NR; ++n) acc[m][n] = _mm512_setzero_ps();
+  const int K16 = K - K % kWide;
+  for (int k = 0; k < K16; k += kWide) {
+    __m512 w[NR];
+#pragma GCC unroll 4
+    for (int n = 0; n < NR; ++n) w[n] = _mm512_loadu_ps(W + size_t(n) * ldw + k);
+#pragma GCC unroll 6
+    for (int m = 0; m < MR; ++m) {
+      const __m512 a = _mm512_loadu_ps(A + size_t(m) * lda + k);
+#pragma GCC unroll 4
+      for (int n = 0; n < NR; ++n) acc[m][n] = _mm512_fmadd_ps(a, w[n], acc[m][n]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+    for (int n = 0; n < NR; ++n) {
+      __m128 tail = _mm_setzero_ps();
+      for (int k = K16; k < K; ++k)
+        tail = _mm_fmadd_ss(_mm_load_ss(A + size_t(m) * lda + k), _mm_load_ss(W + size_t(n) * ldw + k), tail);
+      const float sum = reduce_lanes_avx512(acc[m][n]) + _mm_cvtss_f32(tail);
+      float& c = C[size_t(m) * ldc + n];
+      c = accumulate ? c + sum : sum;
+    }
+}
+
+template <int MR, int NR>
+struct Avx512Tile {
+  static void run(float* C, int ldc, const float* A, int lda, const float* W, int ldw, int K, bool accumulate) {
+    tile_avx512<MR, NR>(C, ldc, A, lda, W, ldw, K, accumulate);
+  }
+};
+template <int MR, int NR>
+struct Avx2Tile {
+  static void run(float* C, int ldc, const float* A, int lda, const float* W, int ldw, int K, bool accumulate) {
+    tile_avx2<MR, NR>(C, ldc, A, lda, W, ldw, K, accumulate);
+  }
+};
+#endif
+
+template <int MR, int NR>
+struct PortableTile {
+  static void run(float* C, int ldc, const float* A, int lda, const float* W, int ldw, int K, bool accumulate) {
+    tile_portable<MR, NR>(C, ldc, A, lda, W, ldw, K, accumulate);
+  }
+};
+
+// Runs Tile<mr, nr> for run-time mr in [1, MR], nr in [1, NR].
+template <template <int, int> class Tile, int MR, int NR>
+inline void run_tile(int mr, int nr, float* C, int ldc, const float* A, int lda, const float* W, int ldw, int K,
+                     bool accumulate) {
+  if constexpr (MR > 1) {
+    if (mr < MR) return run_tile<Tile, MR - 1, NR>(mr, nr, C, ldc, A, lda, W, ldw, K, accumulate);
+  }
+  if constexpr (NR > 1) {
+    if (nr < NR) return run_tile<Tile, MR, NR - 1>(mr, nr, C, ldc, A, lda, W, ldw, K, accumulate);
+  }
+  Tile<MR, NR>::run(C, ldc, A, lda, W, ldw, K, accumulate);
+}
+
+// Tiles of MR x NR over all of C; edge tiles take fewer rows or columns (the
+// per-element order is the same in all of them). (Blocking rows so that A
+// stays in L1 while W panels stream measured no faster here.)
+template <int MR, int NR, typename Tile>
+inline void for_each_tile(int M, int N, Tile tile) {
+  for (int m = 0; m < M; m += MR)
+    for (int n = 0; n < N; n += NR) tile(m, n, std::min(MR, M - m), std::min(NR, N - n));
+}
+
+template <template <int, int> class Tile, int MR, int NR>
+inline void tiles(float* C, int ldc, const float* A, int lda, const float* W, int ldw, int M, int N, int K,
+                  bool accumulate) {
+  for_each_tile<MR, NR>(M, N, [&](int m, int n, int mr, int nr) {
+    run_tile<Tile, MR, NR>(mr, nr, C + size_t(m) * ldc + n, ldc, A + size_t(m) * lda, lda, W + size_t(n) * ldw, ldw,
+                           K, accumulate);
+  });
+}
+
+inline void serial(float* C, int ldc, const float* A, int lda, const float* W, int ldw, int M, int N, int K,
+                   bool accumulate) {
+#ifdef RNNKIT_ROWS_GEMM_X86
+  // AVX-512: 6 x 4 tiles, 24 accumulators + 4 W + 1 A of the 32 zmm registers.
+  if (active_isa() == Isa::Avx512) return tiles<Avx512Tile, 6, 4>(C, ldc, A, lda, W, ldw, M, N, K, accumulate);
+  // AVX2: 4 x 3 tiles, 12 accumulators + 3 W + 1 A = the 16 ymm registers.
+  if (active_isa() == Isa::Avx2) return tiles<Avx2Tile, 4, 3>(C, ldc, A, lda, W, ldw, M, N, K, accumulate);
+#endif
+  // Portable: 2 x 2 tiles, 32 partial sums, what 16 SSE or NEON registers hold beside the operands.
+  tiles<PortableTile, 2, 2>(C, ldc, A, lda, W, ldw, M, N, K, accumulate);
+}
+
+// Below this many FLOPs the product runs on the calling thread (as blas.h's gemm).
+constexpr double kParallelFlops = 6e6;
+
+}  // namespace rows_detail
+
+// C[M,N] = A[M,K] W[N,K]^T, or C += that when accumulate; leading dimensions
+// lda, ldw, ldc. Batch-invariant (see the top of this file). Splits rows over
+// rnnkit's pool when large; nested inside a pool task it runs inline.
+inline void rows_gemm(float* C, int ldc, const float* A, int lda, const float* W, int ldw, int M, int N, int K,
+                      bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  const int threads = num_threads();
+  const double flops = 2.0 * M * N * K;
+  const int parts = std::min(threads, M / 8);
+  if (threads <= 1 || parts <= 1 || flops < rows_detail::kParallelFlops) {
+    rows_detail::serial(C, ldc, A, lda, W, ldw, M, N, K, accumulate);
+    return;
+  }
+  parallel_for(parts, [&](int p) {
+    const Range r = split_range(M, parts, p, 4);
+    rows_detail::serial(C + size_t(r.begin) * ldc, ldc, A + size_t(r.begin) * lda, lda, W, ldw, r.end - r.begin, N,
+                        K, accumulate);
+  });
+}
+
+// double (the gradient checks' path): BLAS, with no invariance promised.
+inline void rows_gemm(double* C, int ldc, const double* A, int lda, const double* W, int ldw, int M, int N, int K,
+                      bool accumulate) {
+  gemm(false, true, M, N, K, 1.0, A, lda, W, ldw, accumulate ? 1.0 : 0.0, C, ldc);
+}
+
+}  // namespace rnnkit
