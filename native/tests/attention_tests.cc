@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_path.h"
 #include "../kernels/attention_decoder.h"
 
 using namespace rnnkit;
@@ -205,6 +206,7 @@ void test_naive_reference(Score score) {
 }  // namespace
 
 int main() {
+  announce_kernel_path();
   const Cell cells[] = {Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm};
   const Score scores[] = {Score::Bahdanau, Score::Dot, Score::General};
   for (Score score : scores) {

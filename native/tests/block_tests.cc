@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_path.h"
 #include "../kernels/embedding.h"
 #include "../kernels/linear.h"
 #include "../kernels/losses.h"
@@ -367,6 +368,7 @@ void test_norm_helpers() {
 }  // namespace
 
 int main() {
+  announce_kernel_path();
   test_linear(true);
   test_linear(false);
   test_linear_float();
