@@ -10,7 +10,10 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const triple = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[os.arch()] || `${os.arch()}-linux-gnu`;
+// The architecture being built: the host's, or RNNKIT_TARGET_ARCH in a cross build
+// (scripts/prebuild.js --arch arm64).
+const arch = process.env.RNNKIT_TARGET_ARCH || os.arch();
+const triple = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[arch] || `${arch}-linux-gnu`;
 
 // The pthread build only: an OpenMP build would need libgomp at run time, a serial
 // one would ignore setNumThreads.

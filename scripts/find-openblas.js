@@ -4,7 +4,14 @@
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
+
+// Debian/Ubuntu multiarch directories of the architecture being built (a cross
+// build sets RNNKIT_TARGET_ARCH): never another architecture's OpenBLAS, which
+// a machine with arm64 packages beside its x86-64 ones also holds.
+const arch = process.env.RNNKIT_TARGET_ARCH || os.arch();
+const triple = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[arch] || `${arch}-linux-gnu`;
 
 function pkgConfig(flag) {
   try {
@@ -15,11 +22,11 @@ function pkgConfig(flag) {
 }
 
 function fromKnownPaths() {
-  const includes = ['/usr/include/x86_64-linux-gnu', '/usr/include/aarch64-linux-gnu', '/usr/include/openblas',
+  const includes = [`/usr/include/${triple}`, '/usr/include/openblas',
     '/usr/include', '/usr/local/include', '/opt/homebrew/opt/openblas/include', '/usr/local/opt/openblas/include'];
   const header = includes.find((dir) => fs.existsSync(path.join(dir, 'cblas.h')));
   if (!header) return null;
-  const libDir = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib',
+  const libDir = [`/usr/lib/${triple}`, '/usr/lib64', '/usr/lib', '/usr/local/lib',
     '/opt/homebrew/opt/openblas/lib', '/usr/local/opt/openblas/lib']
     .find((dir) => ['libopenblas.so', 'libopenblas.dylib'].some((f) => fs.existsSync(path.join(dir, f))));
   if (!libDir) return null;
@@ -27,6 +34,7 @@ function fromKnownPaths() {
 }
 
 function find() {
+  if (arch !== os.arch()) return fromKnownPaths();  // the host's pkg-config describes the host
   const cflags = pkgConfig('--cflags-only-I');
   const libs = pkgConfig('--libs');
   if (cflags !== null && libs !== null) {
