@@ -5,7 +5,7 @@
 // math (RNNKIT_CPU_DISPATCH in fast_math.h) and the packed per-step GEMM
 // (packed_gemm.h) both follow it. Off x86-64 there is one path, "baseline":
 // the target's own baseline (on arm64 that includes NEON, which ARMv8-A makes
-// mandatory and the compiler vectorises for).
+// mandatory: rows_gemm.h has NEON tiles, the rest the compiler vectorises).
 #pragma once
 #include <cstdlib>
 #include <cstring>

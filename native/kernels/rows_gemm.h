@@ -11,12 +11,13 @@
 // Each C[m][n] is a dot product over k in 8 strided partial sums (lane l takes
 // k = l, l+8, ...), reduced in one fixed tree, plus the K % 8 tail in order:
 // the same in every tile size. Per path (cpu_isa.h): AVX2+FMA and portable C++
-// (baseline, other architectures) follow that order, AVX-512 uses 16 lanes;
-// paths agree within rounding, not bit for bit.
+// (x86-64 baseline, other architectures) follow that order, AVX-512 uses 16
+// lanes, arm64's NEON 4 lanes; paths agree within rounding, not bit for bit.
 // W is read as it is (row-major [N,K], contiguous in k), so nothing is packed
 // per call and a one-row streaming step costs one pass over W.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 
 #include "blas.h"
@@ -26,6 +27,9 @@
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
 #include <immintrin.h>
 #define RNNKIT_ROWS_GEMM_X86 1
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define RNNKIT_ROWS_GEMM_NEON 1
 #endif
 
 namespace rnnkit {
@@ -158,6 +162,50 @@ struct Avx2Tile {
 };
 #endif
 
+#ifdef RNNKIT_ROWS_GEMM_NEON
+// arm64 (NEON is part of ARMv8-A, so this is arm64's one path): 4 lanes per
+// accumulator, reduced by FADDP (vaddvq_f32, a fixed order), the K % 4 tail
+// fused in order.
+template <int MR, int NR>
+inline void tile_neon(float* C, int ldc, const float* A, int lda, const float* W, int ldw, int K, bool accumulate) {
+  constexpr int kQuad = 4;
+  float32x4_t acc[MR][NR];
+#pragma GCC unroll 4
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+    for (int n = 0; n < NR; ++n) acc[m][n] = vdupq_n_f32(0.0f);
+  const int K4 = K - K % kQuad;
+  for (int k = 0; k < K4; k += kQuad) {
+    float32x4_t w[NR];
+#pragma GCC unroll 4
+    for (int n = 0; n < NR; ++n) w[n] = vld1q_f32(W + size_t(n) * ldw + k);
+#pragma GCC unroll 4
+    for (int m = 0; m < MR; ++m) {
+      const float32x4_t a = vld1q_f32(A + size_t(m) * lda + k);
+#pragma GCC unroll 4
+      for (int n = 0; n < NR; ++n) acc[m][n] = vfmaq_f32(acc[m][n], a, w[n]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+    for (int n = 0; n < NR; ++n) {
+      float tail = 0.0f;
+      for (int k = K4; k < K; ++k) tail = std::fma(A[size_t(m) * lda + k], W[size_t(n) * ldw + k], tail);
+      const float sum = vaddvq_f32(acc[m][n]) + tail;
+      float& c = C[size_t(m) * ldc + n];
+      c = accumulate ? c + sum : sum;
+    }
+}
+
+template <int MR, int NR>
+struct NeonTile {
+  static void run(float* C, int ldc, const float* A, int lda, const float* W, int ldw, int K, bool accumulate) {
+    tile_neon<MR, NR>(C, ldc, A, lda, W, ldw, K, accumulate);
+  }
+};
+#endif
+
 template <int MR, int NR>
 struct PortableTile {
   static void run(float* C, int ldc, const float* A, int lda, const float* W, int ldw, int K, bool accumulate) {
@@ -203,6 +251,10 @@ inline void serial(float* C, int ldc, const float* A, int lda, const float* W, i
   if (active_isa() == Isa::Avx512) return tiles<Avx512Tile, 6, 4>(C, ldc, A, lda, W, ldw, M, N, K, accumulate);
   // AVX2: 4 x 3 tiles, 12 accumulators + 3 W + 1 A = the 16 ymm registers.
   if (active_isa() == Isa::Avx2) return tiles<Avx2Tile, 4, 3>(C, ldc, A, lda, W, ldw, M, N, K, accumulate);
+#endif
+#ifdef RNNKIT_ROWS_GEMM_NEON
+  // NEON: 4 x 4 tiles, 16 accumulators + 4 W + 1 A of the 32 q registers.
+  return tiles<NeonTile, 4, 4>(C, ldc, A, lda, W, ldw, M, N, K, accumulate);
 #endif
   // Portable: 2 x 2 tiles, 32 partial sums, what 16 SSE or NEON registers hold beside the operands.
   tiles<PortableTile, 2, 2>(C, ldc, A, lda, W, ldw, M, N, K, accumulate);
