@@ -118,6 +118,13 @@ describe('packaging: the npm tarball, installed in a fresh project', function ()
       assert.ok(packedFiles.includes(file), `${file} is packed`);
     }
     assert.ok(packedFiles.some((f) => /^prebuilds\/linux-x64\/[^/]+\.node$/.test(f)), 'the linux-x64 prebuild is packed');
+    // Every prebuild that was built ships (CI builds linux-arm64 too; check-prebuilds.js
+    // refuses to publish without it).
+    for (const dir of fs.readdirSync(path.join(repoRoot, 'prebuilds'), { withFileTypes: true }).filter((d) => d.isDirectory())) {
+      for (const file of fs.readdirSync(path.join(repoRoot, 'prebuilds', dir.name)).filter((f) => f.endsWith('.node'))) {
+        assert.ok(packedFiles.includes(`prebuilds/${dir.name}/${file}`), `prebuilds/${dir.name}/${file} is packed`);
+      }
+    }
     assert.ok(!packedFiles.some((f) => f.startsWith('dist/test/')), 'no compiled tests');
   });
 
