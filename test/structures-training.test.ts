@@ -176,9 +176,10 @@ describe('structures: training loop', function () {
 
       const file = tmp.file('budget.safetensors');
       const stopped = c.make({ dropout: 0.3 });
-      const real = performance.now;
+      // Defined, not assigned: Node 18's performance.now is read-only.
+      const own = Object.getOwnPropertyDescriptor(performance, 'now');
       let clock = 0;
-      performance.now = () => clock;
+      Object.defineProperty(performance, 'now', { value: () => clock, configurable: true, writable: true });
       try {
         const history = await stopped.fit(data, {
           ...options, timeBudgetMs: 1000, checkpointPath: file,
@@ -186,7 +187,8 @@ describe('structures: training loop', function () {
         });
         assert.equal(history.epochs.length, 2, 'epoch 1 and the part of epoch 2 that ran are reported');
       } finally {
-        performance.now = real;
+        if (own) Object.defineProperty(performance, 'now', own);
+        else delete (performance as { now?: unknown }).now;
       }
       const resumed = c.make({ dropout: 0.3 });
       const reports: BatchReport[] = [];
