@@ -44,7 +44,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Debian's arm64 Node.js with the libraries it loads beyond libc and libstdc++
+# Debian 12's arm64 Node.js (package names are bookworm's) with the libraries it loads beyond libc and libstdc++
 # (which the cross toolchain's /usr/aarch64-linux-gnu provides), and the
 # architecture-independent modules Debian's build keeps outside the binary.
 root=build-arm64/sysroot
@@ -52,9 +52,10 @@ if [ ! -x "$root/usr/bin/node" ]; then
   echo "rnnkit: unpacking Debian's nodejs:arm64 into $root"
   debs="$(mktemp -d)"
   trap 'rm -rf "$debs"' EXIT
+  # (As root, apt warns that the download is unsandboxed: harmless, into a private temp dir.)
   (cd "$debs" && apt-get download -q \
     nodejs:arm64 libnode108:arm64 libuv1:arm64 libc-ares2:arm64 libbrotli1:arm64 libicu72:arm64 libssl3:arm64 \
-    zlib1g:arm64 libnghttp2-14:arm64 node-cjs-module-lexer node-acorn node-undici 2>&1 | grep -v unsandboxed || true)
+    zlib1g:arm64 libnghttp2-14:arm64 node-cjs-module-lexer node-acorn node-undici)
   rm -rf "$root.partial" && mkdir -p "$root.partial"
   for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$root.partial"; done
   mkdir -p "$root.partial/lib"
