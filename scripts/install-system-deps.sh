@@ -24,11 +24,14 @@ wanted=(
   "valgrind valgrind"
 )
 
+# The machine's own architecture: with multiarch (e.g. arm64 OpenBLAS for the
+# cross build) a bare package name is ambiguous to dpkg -s.
+native_arch="$(dpkg --print-architecture 2>/dev/null || true)"
 missing=()
 for entry in "${wanted[@]}"; do
   read -r package command <<<"$entry"
   if [ "$command" != "-" ] && command -v "$command" >/dev/null 2>&1; then continue; fi
-  if command -v dpkg >/dev/null 2>&1 && dpkg -s "$package" >/dev/null 2>&1; then continue; fi
+  if [ -n "$native_arch" ] && dpkg -s "$package:$native_arch" >/dev/null 2>&1; then continue; fi
   missing+=("$package")
 done
 
