@@ -11,20 +11,11 @@
 #     libraries, unpacked (not installed: nodejs:arm64 cannot sit beside the
 #     host's own nodejs). scripts/node-arm64 runs that Node.js; ctest runs the
 #     cross-built native tests in the same root (cmake/aarch64-linux-gnu.cmake).
-# A user's `npm install` needs none of this. Root or sudo, as
+# A user's `npm install` needs none of this. Installing needs root or sudo, as
 # scripts/install-system-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1 && { sudo -n true 2>/dev/null || [ -t 0 ]; }; then
-    sudo=(sudo)
-  else
-    echo "rnnkit: the arm64 cross build needs root to install packages (sudo, or run as root)" >&2
-    exit 1
-  fi
-fi
 if ! command -v apt-get >/dev/null 2>&1 || [ "$(dpkg --print-architecture)" != amd64 ]; then
   echo "rnnkit: the arm64 cross build is set up for x86-64 Debian/Ubuntu hosts (apt-get, multiarch)" >&2
   exit 1
@@ -35,6 +26,8 @@ command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || missing+=(g++-aarch64-linux-
 command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
 dpkg -s libopenblas-pthread-dev:arm64 >/dev/null 2>&1 || missing+=(libopenblas-pthread-dev:arm64)
 if [ ${#missing[@]} -gt 0 ]; then
+  . scripts/as-root.sh "the arm64 cross build needs ${missing[*]}" \
+    "installing them needs root: run this script as root or with sudo"
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     echo "rnnkit: adding arm64 as a dpkg foreign architecture (multiarch)"
     "${sudo[@]}" dpkg --add-architecture arm64

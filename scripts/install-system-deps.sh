@@ -47,17 +47,8 @@ if ! command -v apt-get >/dev/null 2>&1; then
   exit 1
 fi
 
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-  # sudo without a password, or with one typed at this terminal.
-  if command -v sudo >/dev/null 2>&1 && { sudo -n true 2>/dev/null || [ -t 0 ]; }; then
-    sudo=(sudo)
-  else
-    echo "rnnkit: missing system packages: ${missing[*]}" >&2
-    echo "Installing them needs root: sudo apt-get install -y ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+. "$(dirname "$0")/as-root.sh" "missing system packages: ${missing[*]}" \
+  "installing them needs root: sudo apt-get install -y ${missing[*]}"
 
 echo "rnnkit: installing missing system packages: ${missing[*]}"
 "${sudo[@]}" apt-get update -qq
