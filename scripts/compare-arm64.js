@@ -15,17 +15,9 @@ const path = require('node:path');
 const root = path.join(__dirname, '..');
 const TOLERANCE = 1e-4;
 
-// mulberry32: the same inputs in both processes.
-function random(n, seed, scale = 1) {
-  let a = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1) * scale;
-  });
-}
-const tensor = (shape, seed, scale) => ({ data: random(shape.reduce((a, b) => a * b, 1), seed, scale), shape });
+// The tests' deterministic inputs (mulberry32): the same in both processes.
+const { randomArray } = require(path.join(root, 'dist', 'test', 'helpers', 'random-array'));
+const tensor = (shape, seed, scale) => ({ data: randomArray(shape.reduce((a, b) => a * b, 1), seed, scale), shape });
 
 // Runs every case in this process; returns { name: number[] } and what ran it.
 function compute() {
