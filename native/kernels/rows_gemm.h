@@ -105,6 +105,9 @@ __attribute__((target("avx2,fma"))) inline void tile_avx2(float* C, int ldc, con
     }
 }
 
+// (tile_avx2 and tile_avx512 share their loop shape but stay two functions: GCC
+// applies a target attribute to every instantiation of a template, so one
+// template over vector traits cannot be compiled for AVX2 and AVX-512 at once.)
 // AVX-512: 16 lanes, folded to 8 (lane l + lane l+8) and then the 8-lane tree;
 // 32 zmm registers hold a 6 x 4 tile. Another order than the 8-lane paths (its own path).
 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) inline float reduce_lanes_avx512(__m512 v) {
