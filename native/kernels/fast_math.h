@@ -2,6 +2,12 @@
 // arithmetic, selects and integer bit moves; no libm calls), within 1e-6
 // relative of the exact values (native/tests/kernel_tests.cc sweeps them).
 // The double overloads are the exact std:: functions (gradient checks).
+// The build passes -fno-trapping-math (binding.gyp, CMakeLists.txt): the selects
+// below (tanh's small/large branch) guard a division, and without that flag GCC
+// keeps them as branches for AVX2, which has no masked division, so every cell
+// loop ran scalar on AVX2-only CPUs (vectorised only for AVX-512). The flag changes
+// no computed value: element-wise IEEE arithmetic gives the same bits in vector
+// and scalar form, and -std=c++17 keeps FMA contraction off.
 // Also: RNNKIT_CPU_DISPATCH, which compiles one element-wise loop for
 // baseline x86-64, AVX2+FMA and AVX-512 and picks one at run time (the
 // CPU's best, or RNNKIT_ISA: cpu_isa.h), so the shipped binary needs no -march flag.
