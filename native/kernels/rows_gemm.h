@@ -72,14 +72,33 @@ __attribute__((target("avx2,fma"))) inline float reduce_lanes_avx2(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
+// reduce_lanes_avx2 on eight accumulators at once, bit for bit the same tree:
+// each stage adds the same pairs, two or four accumulators per register, so a
+// tile pays 7 shuffle-add steps per 8 outputs instead of 5 per output.
+// Returns [tree(v0), ..., tree(v7)].
+// [a0+a4 .. a3+a7 | b0+b4 .. b3+b7]
+__attribute__((target("avx2,fma"))) inline __m256 fold_halves_avx2(__m256 a, __m256 b) {
+  return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+}
+
+__attribute__((target("avx2,fma"))) inline __m256 reduce8_avx2(const __m256* v) {
+  const auto fold = fold_halves_avx2;
+  const __m256 p01 = fold(v[0], v[1]), p23 = fold(v[2], v[3]), p45 = fold(v[4], v[5]), p67 = fold(v[6], v[7]);
+  // (0+4)+(2+6) and (1+5)+(3+7) of each: [0 0' 2 2' | 1 1' 3 3'] for accumulators 0-3, likewise 4-7.
+  const __m256 q0 = _mm256_add_ps(_mm256_shuffle_ps(p01, p23, 0x44), _mm256_shuffle_ps(p01, p23, 0xEE));
+  const __m256 q1 = _mm256_add_ps(_mm256_shuffle_ps(p45, p67, 0x44), _mm256_shuffle_ps(p45, p67, 0xEE));
+  // Their sums: accumulators [0 2 4 6 | 1 3 5 7], put back in order.
+  const __m256 r = _mm256_add_ps(_mm256_shuffle_ps(q0, q1, 0x88), _mm256_shuffle_ps(q0, q1, 0xDD));
+  return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
 template <int MR, int NR>
 __attribute__((target("avx2,fma"))) inline void tile_avx2(float* C, int ldc, const float* A, int lda, const float* W,
                                                            int ldw, int K, bool accumulate) {
-  __m256 acc[MR][NR];
-#pragma GCC unroll 4
-  for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 4
-    for (int n = 0; n < NR; ++n) acc[m][n] = _mm256_setzero_ps();
+  constexpr int kCount = MR * NR, kGroups = (kCount + 7) / 8;
+  __m256 acc[kGroups * 8];  // element m * NR + n; the padding stays zero
+#pragma GCC unroll 16
+  for (int e = 0; e < kGroups * 8; ++e) acc[e] = _mm256_setzero_ps();
   const int K8 = K - K % kLanes;
   for (int k = 0; k < K8; k += kLanes) {
     __m256 w[NR];
@@ -89,9 +108,12 @@ __attribute__((target("avx2,fma"))) inline void tile_avx2(float* C, int ldc, con
     for (int m = 0; m < MR; ++m) {
       const __m256 a = _mm256_loadu_ps(A + size_t(m) * lda + k);
 #pragma GCC unroll 4
-      for (int n = 0; n < NR; ++n) acc[m][n] = _mm256_fmadd_ps(a, w[n], acc[m][n]);
+      for (int n = 0; n < NR; ++n) acc[m * NR + n] = _mm256_fmadd_ps(a, w[n], acc[m * NR + n]);
     }
   }
+  alignas(32) float sums[kGroups * 8];
+#pragma GCC unroll 2
+  for (int g = 0; g < kGroups; ++g) _mm256_store_ps(sums + 8 * g, reduce8_avx2(acc + 8 * g));
 #pragma GCC unroll 4
   for (int m = 0; m < MR; ++m)
 #pragma GCC unroll 4
@@ -99,7 +121,7 @@ __attribute__((target("avx2,fma"))) inline void tile_avx2(float* C, int ldc, con
       __m128 tail = _mm_setzero_ps();
       for (int k = K8; k < K; ++k)
         tail = _mm_fmadd_ss(_mm_load_ss(A + size_t(m) * lda + k), _mm_load_ss(W + size_t(n) * ldw + k), tail);
-      const float sum = reduce_lanes_avx2(acc[m][n]) + _mm_cvtss_f32(tail);
+      const float sum = sums[m * NR + n] + _mm_cvtss_f32(tail);
       float& c = C[size_t(m) * ldc + n];
       c = accumulate ? c + sum : sum;
     }
@@ -230,18 +252,32 @@ inline void run_tile(int mr, int nr, float* C, int ldc, const float* A, int lda,
 }
 
 // Tiles of MR x NR over all of C; edge tiles take fewer rows or columns (the
-// per-element order is the same in all of them). (Blocking rows so that A
-// stays in L1 while W panels stream measured no faster here.)
+// per-element order is the same in all of them, so neither tiling nor blocking
+// changes a bit). Blocked: a block of W's rows (C's columns, 16 KB) stays in L1
+// while every row tile of a block of A's rows (128 KB, in L2) passes over it.
+// Unblocked, each row tile streamed all of W from L3 once W passed L2 (GRU H=256:
+// W_hh is 768 KB; Zen 3 has 512 KB of L2). Measured there against 12-128 KB W
+// blocks and 16-128 KB A blocks: this pair was best or within noise everywhere.
+constexpr int kBlockWFloats = 4 * 1024;
+constexpr int kBlockAFloats = 32 * 1024;
 template <int MR, int NR, typename Tile>
-inline void for_each_tile(int M, int N, Tile tile) {
-  for (int m = 0; m < M; m += MR)
-    for (int n = 0; n < N; n += NR) tile(m, n, std::min(MR, M - m), std::min(NR, N - n));
+inline void for_each_tile(int M, int N, int K, Tile tile) {
+  const int kk = std::max(1, K);
+  const int block_n = std::max(NR, kBlockWFloats / kk / NR * NR), block_m = std::max(MR, kBlockAFloats / kk / MR * MR);
+  for (int m0 = 0; m0 < M; m0 += block_m) {
+    const int m1 = std::min(M, m0 + block_m);
+    for (int n0 = 0; n0 < N; n0 += block_n) {
+      const int n1 = std::min(N, n0 + block_n);
+      for (int m = m0; m < m1; m += MR)
+        for (int n = n0; n < n1; n += NR) tile(m, n, std::min(MR, m1 - m), std::min(NR, n1 - n));
+    }
+  }
 }
 
 template <template <int, int> class Tile, int MR, int NR>
 inline void tiles(float* C, int ldc, const float* A, int lda, const float* W, int ldw, int M, int N, int K,
                   bool accumulate) {
-  for_each_tile<MR, NR>(M, N, [&](int m, int n, int mr, int nr) {
+  for_each_tile<MR, NR>(M, N, K, [&](int m, int n, int mr, int nr) {
     run_tile<Tile, MR, NR>(mr, nr, C + size_t(m) * ldc + n, ldc, A + size_t(m) * lda, lda, W + size_t(n) * ldw, ldw,
                            K, accumulate);
   });

@@ -341,6 +341,41 @@ void test_rows_gemm() {
   check(invariant, "rows_gemm gives each row the same bits alone, in a smaller batch and split over 1 or 2 threads", 0.0);
 }
 
+// The AVX2 path's documented order, as scalar code: 8 strided fused partial sums,
+// the tree ((0+4)+(2+6)) + ((1+5)+(3+7)), plus the fused K % 8 tail. The kernel
+// reduces several accumulators per register and blocks the loops for cache; it
+// must still give exactly these bits (shapes cross block and tile edges).
+void test_rows_gemm_order_avx2() {
+  if (active_isa() != Isa::Avx2) return;
+  std::mt19937 rng(37);
+  const int shapes[][3] = {{9, 50, 256}, {300, 20, 1100}, {6, 7, 13}, {64, 40, 512}};
+  bool same = true;
+  for (const auto& sh : shapes) {
+    const int M = sh[0], N = sh[1], K = sh[2];
+    const std::vector<double> ad = randoms(size_t(M) * K, rng), wd = randoms(size_t(N) * K, rng),
+                              cd = randoms(size_t(M) * N, rng);
+    const std::vector<float> a(ad.begin(), ad.end()), w(wd.begin(), wd.end()), c0(cd.begin(), cd.end());
+    for (int accumulate = 0; accumulate < 2; ++accumulate) {
+      std::vector<float> got = c0;
+      rows_gemm(got.data(), N, a.data(), K, w.data(), K, M, N, K, accumulate);
+      for (int m = 0; m < M; ++m)
+        for (int n = 0; n < N; ++n) {
+          const float* x = &a[size_t(m) * K];
+          const float* y = &w[size_t(n) * K];
+          float lane[8] = {}, tail = 0.0f;
+          const int K8 = K - K % 8;
+          for (int k = 0; k < K8; k += 8)
+            for (int l = 0; l < 8; ++l) lane[l] = std::fma(x[k + l], y[k + l], lane[l]);
+          for (int k = K8; k < K; ++k) tail = std::fma(x[k], y[k], tail);
+          const float sum = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7])) + tail;
+          const float want = accumulate ? c0[size_t(m) * N + n] + sum : sum;
+          if (std::memcmp(&want, &got[size_t(m) * N + n], sizeof(float)) != 0) same = false;
+        }
+    }
+  }
+  check(same, "rows_gemm on AVX2 gives the bits of its documented summation order", 0.0);
+}
+
 // rnnkit's gemm wrapper (row-major, leading dimensions, matrix-vector shortcut
 // for one row, split over the pool when large) against a plain triple loop.
 void test_gemm_wrapper() {
@@ -513,6 +548,7 @@ int main() {
   test_fast_activations();
   test_packed_gemm();
   test_rows_gemm();
+  test_rows_gemm_order_avx2();
   test_gemm_wrapper();
   test_workers_avoid_caller_cpu();
   const Cell cells[] = {Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm};
