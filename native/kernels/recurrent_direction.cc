@@ -11,6 +11,7 @@
 #include "cell_passes.h"
 #include "packed_gemm.h"
 #include "parallel.h"
+#include "row_stealing.h"
 #include "rows_gemm.h"
 
 namespace rnnkit {
@@ -103,6 +104,19 @@ void recurrent_product(Real* C, int ldc, const Real* A, int lda, const Real* w_h
   }
 }
 
+}  // namespace
+
+// Whether a time loop's rows may change threads mid-loop: only when every
+// per-step product gives each row bits of its own (row_stealing.h).
+template <typename Real>
+bool rows_handover_safe(const DirectionShape& s, bool backward) {
+  return sizeof(Real) == sizeof(float) && (!backward || use_packed<Real>(s));
+}
+template bool rows_handover_safe<float>(const DirectionShape&, bool);
+template bool rows_handover_safe<double>(const DirectionShape&, bool);
+
+namespace {
+
 inline int input_slot(const DirectionShape& s, int t) { return s.reverse ? t + 1 : t; }
 inline int output_slot(const DirectionShape& s, int t) { return s.reverse ? t : t + 1; }
 
@@ -170,11 +184,10 @@ bool direction_fuses_dx(const DirectionShape& s, bool is_float, int directions) 
 
 template <typename Real>
 void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, const Real* w_hh,
-                            const Real* h0, const Real* c0, const int* lengths, const DirectionShape& s, int b0,
-                            int b1) {
-  if (b1 <= b0) return;
+                            const Real* h0, const Real* c0, const int* lengths, const DirectionShape& s,
+                            RowLease& lease) {
   const Cell cell = s.cell;
-  const int T = s.T, B = s.B, H = s.H, GH = gate_count(cell) * H, rows = b1 - b0;
+  const int T = s.T, B = s.B, H = s.H, GH = gate_count(cell) * H, b0 = lease.begin();
   const size_t BH = size_t(B) * H;
   const Layout L(cell, T, B, s.I, H);
   const bool gru = cell == Cell::Gru, lstm = cell == Cell::Lstm;
@@ -182,18 +195,23 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
   Real* cs = ws + L.cs;
   Real* step = ws + L.step;
 
-  copy_rows(hs + size_t(s.reverse ? T : 0) * BH, h0, b0, b1, H);
-  if (lstm) copy_rows(cs + size_t(s.reverse ? T : 0) * BH, c0, b0, b1, H);
-
   StepRows<Real> st;
-  st.b0 = b0; st.b1 = b1; st.H = H; st.lengths = lengths; st.relu = cell == Cell::RnnRelu;
+  st.b0 = b0; st.H = H; st.lengths = lengths; st.relu = cell == Cell::RnnRelu;
   st.bias = ws + L.bias; st.gh = step; st.ldy = ldy;
-  for (int k = 0; k < T; ++k) {
+  int b1 = b0;
+  for (int k = lease.first_step(); k < T; ++k) {
+    b1 = lease.begin_step(k);
+    const int rows = b1 - b0;
+    if (k == 0) {
+      copy_rows(hs + size_t(s.reverse ? T : 0) * BH, h0, b0, b1, H);
+      if (lstm) copy_rows(cs + size_t(s.reverse ? T : 0) * BH, c0, b0, b1, H);
+    }
     const int t = s.reverse ? T - 1 - k : k;
     const Real* h_prev = hs + size_t(input_slot(s, t)) * BH;
     Real* gates_t = ws + L.gates + size_t(t) * B * GH;
     if (gru) rows_gemm(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, false);
     else rows_gemm(gates_t + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, true);
+    st.b1 = b1;
     st.t = t;
     st.h_prev = h_prev;
     st.h = hs + size_t(output_slot(s, t)) * BH;
@@ -205,6 +223,7 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
     st.gates = gates_t;
     st.ghn = gru ? ws + L.ghn + size_t(t) * BH : nullptr;
     forward_pass(cell, st);
+    lease.end_step(k);
   }
   const size_t final_slot = s.reverse ? 0 : size_t(T);
   if (hN) copy_rows(hN, hs + final_slot * BH, b0, b1, H);
@@ -214,10 +233,9 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
 template <typename Real>
 void direction_backward_rows(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0, Real* ws, const Real* w_hh,
                              const Real* dy, int ldy, const Real* dhN, const Real* dcN, const int* lengths,
-                             const DirectionShape& s, int b0, int b1) {
-  if (b1 <= b0) return;
+                             const DirectionShape& s, RowLease& lease) {
   const Cell cell = s.cell;
-  const int T = s.T, B = s.B, H = s.H, GH = gate_count(cell) * H, rows = b1 - b0;
+  const int T = s.T, B = s.B, H = s.H, GH = gate_count(cell) * H, b0 = lease.begin();
   const size_t BH = size_t(B) * H, rb = size_t(b0) * H;
   const Layout L(cell, T, B, s.I, H);
   const bool gru = cell == Cell::Gru, lstm = cell == Cell::Lstm;
@@ -228,16 +246,23 @@ void direction_backward_rows(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0,
   Real* dh_next = ws + L.dh_next;
   Real* dc = ws + L.dc;
   const bool pack = use_packed<Real>(s);
-
-  copy_rows(dh, dhN, b0, b1, H);
-  if (lstm) copy_rows(dc, dcN, b0, b1, H);
+  const int first = lease.first_step();
+  if (first % 2) std::swap(dh, dh_next);  // the buffers swap after every step
 
   StepRows<Real> st;
-  st.b0 = b0; st.b1 = b1; st.H = H; st.lengths = lengths; st.relu = cell == Cell::RnnRelu;
+  st.b0 = b0; st.H = H; st.lengths = lengths; st.relu = cell == Cell::RnnRelu;
   st.ldy = ldy; st.dgh = dgh; st.dc = dc;
-  for (int k = 0; k < T; ++k) {
+  int b1 = b0;
+  for (int k = first; k < T; ++k) {
+    b1 = lease.begin_step(k);
+    const int rows = b1 - b0;
+    if (k == 0) {
+      copy_rows(dh, dhN, b0, b1, H);
+      if (lstm) copy_rows(dc, dcN, b0, b1, H);
+    }
     const int t = s.reverse ? k : T - 1 - k;  // the forward order, reversed
     Real* dgates_t = ws + L.dgates + size_t(t) * B * GH;
+    st.b1 = b1;
     st.t = t;
     st.gates = ws + L.gates + size_t(t) * B * GH;
     st.dgates = dgates_t;
@@ -269,6 +294,7 @@ void direction_backward_rows(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0,
       }
     }
     std::swap(dh, dh_next);
+    lease.end_step(k);
   }
   if (dh0) copy_rows(dh0, dh, b0, b1, H);
   if (lstm && dc0) copy_rows(dc0, dc, b0, b1, H);
@@ -322,13 +348,8 @@ void direction_forward(Real* y, int ldy, Real* hN, Real* cN, Real* ws, const Rea
                        const int* lengths, const DirectionShape& s) {
   direction_project_input(ws, x, w_ih, b_ih, b_hh, s);
   const int parts = time_loop_parts(s.cell, s.T, s.B, s.H, num_threads(), 1);
-  if (parts == 1) {
-    direction_forward_rows(y, ldy, hN, cN, ws, w_hh, h0, c0, lengths, s, 0, s.B);
-    return;
-  }
-  parallel_for(parts, [&](int p) {
-    const Range r = split_range(s.B, parts, p);
-    direction_forward_rows(y, ldy, hN, cN, ws, w_hh, h0, c0, lengths, s, r.begin, r.end);
+  run_time_loops(1, parts, s.B, s.T, rows_handover_safe<Real>(s, false), [&](RowLease& rows) {
+    direction_forward_rows(y, ldy, hN, cN, ws, w_hh, h0, c0, lengths, s, rows);
   });
 }
 
@@ -340,14 +361,9 @@ void direction_backward(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0, Real
   direction_prepare_backward(ws, w_ih, w_hh, fuse_dx, s);
   Real* loop_dx = fuse_dx ? dx : nullptr;
   const int parts = time_loop_parts(s.cell, s.T, s.B, s.H, num_threads(), 1);
-  if (parts == 1) {
-    direction_backward_rows(loop_dx, accumulate_dx, dh0, dc0, ws, w_hh, dy, ldy, dhN, dcN, lengths, s, 0, s.B);
-  } else {
-    parallel_for(parts, [&](int p) {
-      const Range r = split_range(s.B, parts, p);
-      direction_backward_rows(loop_dx, accumulate_dx, dh0, dc0, ws, w_hh, dy, ldy, dhN, dcN, lengths, s, r.begin, r.end);
-    });
-  }
+  run_time_loops(1, parts, s.B, s.T, rows_handover_safe<Real>(s, true), [&](RowLease& rows) {
+    direction_backward_rows(loop_dx, accumulate_dx, dh0, dc0, ws, w_hh, dy, ldy, dhN, dcN, lengths, s, rows);
+  });
   const int wparts = weight_gradient_parts(s.T, s.B, s.I, s.H, gate_count(s.cell), num_threads());
   parallel_for(wparts, [&](int p) {
     direction_weight_gradients(fuse_dx ? nullptr : dx, accumulate_dx, dw_ih, dw_hh, db_ih, db_hh, ws, x, w_ih, s, p,
@@ -360,9 +376,9 @@ void direction_backward(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0, Real
                                               const DirectionShape&);                                               \
   template void direction_prepare_backward<Real>(Real*, const Real*, const Real*, bool, const DirectionShape&);     \
   template void direction_forward_rows<Real>(Real*, int, Real*, Real*, Real*, const Real*, const Real*,              \
-                                             const Real*, const int*, const DirectionShape&, int, int);             \
+                                             const Real*, const int*, const DirectionShape&, RowLease&);            \
   template void direction_backward_rows<Real>(Real*, bool, Real*, Real*, Real*, const Real*, const Real*, int,     \
-                                              const Real*, const Real*, const int*, const DirectionShape&, int, int); \
+                                              const Real*, const Real*, const int*, const DirectionShape&, RowLease&); \
   template void direction_weight_gradients<Real>(Real*, bool, Real*, Real*, Real*, Real*, const Real*, const Real*, \
                                                  const Real*, const DirectionShape&, int, int);                     \
   template void direction_forward<Real>(Real*, int, Real*, Real*, Real*, const Real*, const Real*, const Real*,    \

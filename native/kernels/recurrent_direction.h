@@ -11,9 +11,13 @@
 
 namespace rnnkit {
 
-// Pieces of work per thread (claimed as threads come free). 2 would soften a
-// core that vanishes mid-call, but measured 4-9% slower on a, b and d when both
-// cores are there, and no faster when the machine is shared (bench/RESULTS.md).
+class RowLease;  // row_stealing.h
+
+// Pieces of work per thread (claimed as threads come free) for the weight
+// gradients. 2 would soften a core that another process takes: measured on Zen 3
+// with one core busy, GRU/LSTM config a fwd+bwd 3-10% faster, but 3-6% slower on
+// a quiet machine, the common case. (Time loops hand rows over instead,
+// row_stealing.h; rows_gemm splits large products finer.)
 constexpr int kOversplit = 1;
 
 struct DirectionShape {
@@ -43,16 +47,17 @@ void direction_prepare_backward(Real* ws, const Real* w_ih /*[GH,I]*/, const Rea
 // two directions would add into the same dx rows from two threads).
 bool direction_fuses_dx(const DirectionShape& s, bool is_float, int directions);
 
-// Phase 2 of forward: the time loop for batch rows [b0, b1).
+// Phase 2 of forward: the time loop for the batch rows of `rows` (a thief may
+// take some of them between two steps, row_stealing.h).
 // y: output rows at column offset of this direction, leading dimension ldy (zeros at padded steps).
 // hN/cN: state after each row's last valid step (may be null). h0, c0, lengths may be null.
 template <typename Real>
 void direction_forward_rows(Real* y /*[T,B,ldy]*/, int ldy, Real* hN /*[B,H]*/, Real* cN /*[B,H] LSTM*/, Real* ws,
                             const Real* w_hh /*[GH,H]*/, const Real* h0 /*[B,H]*/,
-                            const Real* c0 /*[B,H]*/, const int* lengths /*[B]*/, const DirectionShape& s, int b0,
-                            int b1);
+                            const Real* c0 /*[B,H]*/, const int* lengths /*[B]*/, const DirectionShape& s,
+                            RowLease& rows);
 
-// Phase 1 of backward: BPTT for batch rows [b0, b1), after a forward with the same shape.
+// Phase 1 of backward: BPTT for the batch rows of `rows`, after a forward with the same shape.
 // Leaves the gate gradients in ws; writes dh0/dc0 rows (each may be null). dy, dhN, dcN may be null.
 // dx non-null (only after direction_prepare_backward with fuse_dx): also writes (or, when
 // accumulate_dx, adds) these rows of dx; then pass dx = null to direction_weight_gradients.
@@ -60,7 +65,7 @@ template <typename Real>
 void direction_backward_rows(Real* dx /*[T,B,I]*/, bool accumulate_dx, Real* dh0 /*[B,H]*/, Real* dc0 /*[B,H]*/,
                              Real* ws, const Real* w_hh, const Real* dy /*[T,B,ldy]*/, int ldy,
                              const Real* dhN /*[B,H]*/, const Real* dcN /*[B,H]*/, const int* lengths,
-                             const DirectionShape& s, int b0, int b1);
+                             const DirectionShape& s, RowLease& rows);
 
 // Phase 2 of backward, part `part` of `parts` (disjoint outputs; run them on
 // any threads): accumulates dw_ih, dw_hh, db_ih, db_hh (gate rows of this part)
@@ -88,6 +93,12 @@ void direction_backward(Real* dx /*[T,B,I]*/, bool accumulate_dx, Real* dh0 /*[B
                         Real* ws, const Real* x /*[T,B,I]*/, const Real* w_ih, const Real* w_hh,
                         const Real* dy /*[T,B,ldy]*/, int ldy, const Real* dhN /*[B,H]*/, const Real* dcN /*[B,H]*/,
                         const int* lengths /*[B]*/, const DirectionShape& s);
+
+// Whether the time loop's rows may change threads mid-loop (row_stealing.h):
+// only where every per-step product is batch-invariant (float; backward only on
+// the packed path).
+template <typename Real>
+bool rows_handover_safe(const DirectionShape& s, bool backward);
 
 // How many batch-row ranges a time loop of this shape is worth splitting into
 // when `threads` threads serve `directions` independent loops (1 = run whole).

@@ -9,6 +9,7 @@
 #include "dropout.h"
 #include "parallel.h"
 #include "recurrent_direction.h"
+#include "row_stealing.h"
 
 namespace rnnkit {
 namespace {
@@ -108,20 +109,19 @@ void stack_forward(Real* y, Real* hN, Real* cN, Real* ws, const Real* params, co
                               c.bias ? params + p.b_ih : nullptr, c.bias ? params + p.b_hh : nullptr,
                               DirectionShape{c.cell, T, B, I, H, d == 1});
     }
-    // Time loops: directions and batch slices are independent, one thread each.
+    // Time loops: directions and batch slices are independent, one thread each
+    // (rows change threads when one runs ahead, row_stealing.h).
     const int parts = time_loop_parts(c.cell, T, B, H, num_threads(), D);
-    auto run = [&](int task) {
-      const int d = task / parts;
-      const Range rows = split_range(B, parts, task % parts);
+    run_time_loops(D, parts, B, T, rows_handover_safe<Real>(DirectionShape{c.cell, T, B, I, H, false}, false),
+                   [&](RowLease& rows) {
+      const int d = rows.group();
       const ParamOffsets p = param_offsets(c, l, d);
       const size_t state = size_t(l * D + d) * BH;
       direction_forward_rows(layer_out + size_t(d) * H, D * H, hN ? hN + state : nullptr,
                              lstm && cN ? cN + state : nullptr, ws + S.direction(c, l, d), params + p.w_hh,
                              h0 ? h0 + state : nullptr, lstm && c0 ? c0 + state : nullptr, lengths,
-                             DirectionShape{c.cell, T, B, I, H, d == 1}, rows.begin, rows.end);
-    };
-    if (D * parts == 1) run(0);  // not a pool task: large per-step GEMMs may still split
-    else parallel_for(D * parts, run);
+                             DirectionShape{c.cell, T, B, I, H, d == 1}, rows);
+    });
     layer_in = layer_out;
   }
 }
@@ -148,9 +148,9 @@ void stack_backward(Real* dx, Real* dh0, Real* dc0, Real* dparams, Real* ws, con
       direction_prepare_backward(ws + S.direction(c, l, d), params + param_offsets(c, l, d).w_ih,
                                  params + param_offsets(c, l, d).w_hh, fuse_dx, DirectionShape{c.cell, T, B, I, H, d == 1});
     const int parts = time_loop_parts(c.cell, T, B, H, num_threads(), D);
-    auto run = [&](int task) {
-      const int d = task / parts;
-      const Range rows = split_range(B, parts, task % parts);
+    run_time_loops(D, parts, B, T, rows_handover_safe<Real>(DirectionShape{c.cell, T, B, I, H, false}, true),
+                   [&](RowLease& rows) {
+      const int d = rows.group();
       const ParamOffsets p = param_offsets(c, l, d);
       const size_t state = size_t(l * D + d) * BH;
       direction_backward_rows(fuse_dx ? layer_dx : nullptr, false, dh0 ? dh0 + state : nullptr,
@@ -158,10 +158,8 @@ void stack_backward(Real* dx, Real* dh0, Real* dc0, Real* dparams, Real* ws, con
                               ws + S.direction(c, l, d), params + p.w_hh,
                               layer_dy ? layer_dy + size_t(d) * H : nullptr, D * H, dhN ? dhN + state : nullptr,
                               lstm && dcN ? dcN + state : nullptr, lengths, DirectionShape{c.cell, T, B, I, H, d == 1},
-                              rows.begin, rows.end);
-    };
-    if (D * parts == 1) run(0);
-    else parallel_for(D * parts, run);
+                              rows);
+    });
     // Weight gradients and dx: big GEMMs over all T*B rows, split into disjoint parts.
     const int wparts = weight_gradient_parts(T, B, I, H, gate_count(c.cell), num_threads());
     for (int d = 0; d < D; ++d) {  // directions in turn: both add into dx

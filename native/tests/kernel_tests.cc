@@ -11,6 +11,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernel_path.h"
@@ -20,6 +21,7 @@
 #include "../kernels/parallel.h"
 #include "../kernels/recurrent_direction.h"
 #include "../kernels/recurrent_stack.h"
+#include "../kernels/row_stealing.h"
 #include "../kernels/rows_gemm.h"
 
 using namespace rnnkit;
@@ -376,6 +378,93 @@ void test_rows_gemm_order_avx2() {
   check(same, "rows_gemm on AVX2 gives the bits of its documented summation order", 0.0);
 }
 
+// Time loops hand rows to a thread that ran ahead (row_stealing.h). A hook
+// slows the owner of the first rows of direction 0 so that the other thread
+// takes rows mid-loop: every (row, step) must still run once, in step order,
+// and the stack's forward and backward must give the bits of a run where no
+// rows changed hands.
+std::atomic<int> g_handovers{0};
+void slow_first_rows(const RowLease& rows, int) {
+  if (rows.first_step() > 0) g_handovers.fetch_add(1, std::memory_order_relaxed);
+  if (rows.group() == 0 && rows.begin() == 0 && rows.first_step() == 0)
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+}
+
+void test_row_stealing_protocol() {
+  blas_set_num_threads(2);
+  const int T = 40, B = 64;
+  std::vector<int> next_step(B, 0);
+  std::vector<double> state(B, 0.0), want(B, 0.0);
+  std::atomic<bool> ordered{true};
+  g_handovers = 0;
+  row_lease_step_hook() = slow_first_rows;
+  run_time_loops(1, 2, B, T, true, [&](RowLease& rows) {
+    int b1 = rows.begin();
+    for (int k = rows.first_step(); k < T; ++k) {
+      b1 = rows.begin_step(k);
+      for (int b = rows.begin(); b < b1; ++b) {
+        if (next_step[size_t(b)] != k) ordered = false;
+        next_step[size_t(b)] = k + 1;
+        state[size_t(b)] = state[size_t(b)] * 0.5 + (b + 1) * (k + 1);
+      }
+      rows.end_step(k);
+    }
+  });
+  row_lease_step_hook() = nullptr;
+  bool complete = true;
+  for (int b = 0; b < B; ++b) {
+    for (int k = 0; k < T; ++k) want[size_t(b)] = want[size_t(b)] * 0.5 + (b + 1) * (k + 1);
+    if (next_step[size_t(b)] != T || state[size_t(b)] != want[size_t(b)]) complete = false;
+  }
+  check(g_handovers > 0 && ordered && complete,
+        "time-loop rows handed to another thread run every step once, in order (handovers: " +
+            std::to_string(g_handovers.load()) + ")",
+        0.0);
+}
+
+void test_row_stealing_kernels(Cell cell, int D) {
+  const int T = 24, B = 48, I = 40, H = 48;
+  const StackConfig c{cell, 1, D, I, H, true, 0.0};
+  const bool lstm = cell == Cell::Lstm;
+  std::mt19937 rng(71 + int(cell) + D);
+  const size_t P = stack_param_count(c), S = size_t(D) * B * H, Y = size_t(T) * B * D * H;
+  auto floats = [&](size_t n, double scale) {
+    const std::vector<double> d = randoms(n, rng, scale);
+    return std::vector<float>(d.begin(), d.end());
+  };
+  const std::vector<float> params = floats(P, 0.3), x = floats(size_t(T) * B * I, 1.0), dy = floats(Y, 1.0);
+  std::vector<int> lengths(B);
+  for (int b = 0; b < B; ++b) lengths[size_t(b)] = 1 + (b * 7) % T;
+  struct Out { std::vector<float> y, hN, cN, dx, dh0, dc0, dparams; };
+  auto run = [&](RowLeaseStepHook hook) {
+    Out o{std::vector<float>(Y), std::vector<float>(S), std::vector<float>(S), std::vector<float>(x.size()),
+          std::vector<float>(S), std::vector<float>(S), std::vector<float>(P, 0.0f)};
+    std::vector<float> ws(stack_workspace_floats(c, T, B));
+    row_lease_step_hook() = hook;
+    stack_forward(o.y.data(), o.hN.data(), lstm ? o.cN.data() : nullptr, ws.data(), params.data(), x.data(),
+                  (const float*)nullptr, (const float*)nullptr, lengths.data(), true, 5, c, T, B);
+    stack_backward(o.dx.data(), o.dh0.data(), lstm ? o.dc0.data() : nullptr, o.dparams.data(), ws.data(),
+                   params.data(), dy.data(), (const float*)nullptr, (const float*)nullptr, lengths.data(), c, T, B);
+    row_lease_step_hook() = nullptr;
+    return o;
+  };
+  blas_set_num_threads(2);
+  const Out quiet = run(nullptr);
+  g_handovers = 0;
+  const Out stolen = run(slow_first_rows);
+  auto same = [](const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  };
+  const bool ok = same(quiet.y, stolen.y) && same(quiet.hN, stolen.hN) && same(quiet.cN, stolen.cN) &&
+                  same(quiet.dx, stolen.dx) && same(quiet.dh0, stolen.dh0) && same(quiet.dc0, stolen.dc0) &&
+                  same(quiet.dparams, stolen.dparams);
+  check(ok && g_handovers > 0,
+        std::string(cell_name(cell)) + (D == 2 ? " bidirectional" : "") +
+            ": rows handed over mid-loop give the same bits, forward and backward (handovers: " +
+            std::to_string(g_handovers.load()) + ")",
+        0.0);
+}
+
 // rnnkit's gemm wrapper (row-major, leading dimensions, matrix-vector shortcut
 // for one row, split over the pool when large) against a plain triple loop.
 void test_gemm_wrapper() {
@@ -549,6 +638,9 @@ int main() {
   test_packed_gemm();
   test_rows_gemm();
   test_rows_gemm_order_avx2();
+  test_row_stealing_protocol();
+  for (Cell cell : {Cell::RnnTanh, Cell::Gru, Cell::Lstm})
+    for (int D : {1, 2}) test_row_stealing_kernels(cell, D);
   test_gemm_wrapper();
   test_workers_avoid_caller_cpu();
   const Cell cells[] = {Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm};
