@@ -312,7 +312,10 @@ inline void rows_gemm(float* C, int ldc, const float* A, int lda, const float* W
   if (M <= 0 || N <= 0) return;
   const int threads = num_threads();
   const double flops = 2.0 * M * N * K;
-  const int parts = std::min(threads, M / 8);
+  // Large products go in more pieces than threads, claimed as threads come
+  // free: a thread slowed by another process then does fewer of them. Pieces
+  // of 64+ rows lose nothing (A is blocked by 128 KB anyway).
+  const int parts = std::min(4 * threads, std::max(std::min(threads, M / 8), M / 64));
   if (threads <= 1 || parts <= 1 || flops < rows_detail::kParallelFlops) {
     rows_detail::serial(C, ldc, A, lda, W, ldw, M, N, K, accumulate);
     return;
