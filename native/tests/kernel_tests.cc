@@ -384,10 +384,26 @@ void test_rows_gemm_order_avx2() {
 // and the stack's forward and backward must give the bits of a run where no
 // rows changed hands.
 std::atomic<int> g_handovers{0};
-void slow_first_rows(const RowLease& rows, int) {
+std::atomic<bool> g_other_rows_done{false};
+int g_steps = 0;  // T of the loops under test
+// The owner of direction 0's first rows waits at its first step until another
+// lease has run its last step (at most 2 s), then runs 2 ms per step: the other
+// thread is then idle with many steps left to take, even under emulation
+// (qemu) or valgrind, where a fixed delay may not exceed a whole loop's work.
+void slow_first_rows(const RowLease& rows, int step) {
+  const bool slow = rows.group() == 0 && rows.begin() == 0 && rows.first_step() == 0;
   if (rows.first_step() > 0) g_handovers.fetch_add(1, std::memory_order_relaxed);
-  if (rows.group() == 0 && rows.begin() == 0 && rows.first_step() == 0)
-    std::this_thread::sleep_for(std::chrono::microseconds(300));
+  if (!slow && step == g_steps - 1) g_other_rows_done = true;
+  if (!slow) return;
+  if (step == 0)
+    for (int waited = 0; waited < 2000 && !g_other_rows_done; ++waited)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+}
+void reset_slow_first_rows(int steps) {
+  g_handovers = 0;
+  g_other_rows_done = false;
+  g_steps = steps;
 }
 
 void test_row_stealing_protocol() {
@@ -396,7 +412,7 @@ void test_row_stealing_protocol() {
   std::vector<int> next_step(B, 0);
   std::vector<double> state(B, 0.0), want(B, 0.0);
   std::atomic<bool> ordered{true};
-  g_handovers = 0;
+  reset_slow_first_rows(T);
   row_lease_step_hook() = slow_first_rows;
   run_time_loops(1, 2, B, T, true, [&](RowLease& rows) {
     int b1 = rows.begin();
@@ -450,7 +466,7 @@ void test_row_stealing_kernels(Cell cell, int D) {
   };
   blas_set_num_threads(2);
   const Out quiet = run(nullptr);
-  g_handovers = 0;
+  reset_slow_first_rows(T);
   const Out stolen = run(slow_first_rows);
   auto same = [](const std::vector<float>& a, const std::vector<float>& b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
