@@ -235,35 +235,44 @@ async function seq2seq(torch: Torch, o: ReturnType<typeof parseArgs>) {
 
 async function serving(torch: Torch, o: ReturnType<typeof parseArgs>) {
   const H = 256;
-  const t = table('Streaming step: GRU I=H=256, batch 1, one step with state carried (µs)', [
-    'thr', 'what', 'steps', 'rnnkit p50', 'rk p99', 'torch p50', 'torch p99',
-  ], ['rnnkit: GRU.forward(x [1,1,256], { h0 }) on the JS thread. PyTorch: nn.GRU on [1,1,256] under no_grad.']);
+  const t = table('Streaming step: I=H=256, one step with state carried (µs)', [
+    'thr', 'cell', 'batch', 'steps', 'rnnkit p50', 'rk p99', 'torch p50', 'torch p99',
+  ], ['rnnkit: layer.forward(x [1,B,256], { h0, c0 }) on the JS thread. PyTorch: nn.GRU / nn.LSTM on [1,B,256] ' +
+    'under no_grad, state carried.']);
   for (const th of o.threads) {
     setNumThreads(th);
     currentThreads = th;
     if (torch) await torch.threads(th);
-    const gru = new GRU({ inputSize: H, hiddenSize: H, seed: 3 });
-    const x = { data: new Float32Array(H).fill(0.1), shape: [1, 1, H] };
-    let h: Tensor = { data: new Float32Array(H), shape: [1, 1, H] };
-    if (torch) await torch.request({ op: 'step', id: 'step', cell: 'GRU', I: H, H });
-    const mine: number[] = [], theirs: number[] = [];
-    const block = 200;
-    for (let round = 0; round < 11; round++) {
-      const keep = round > 0;  // round 0 is warm-up
-      for (let i = 0; i < block; i++) {
-        const s = performance.now();
-        h = gru.forward(x, { h0: h }).hN;
-        if (keep) mine.push((performance.now() - s) * 1000);
-      }
-      if (torch) {
-        const ms = await torch.run('step', 'step', block);
-        if (keep) theirs.push(...ms.map((v) => v * 1000));
-        if (th > 1) await sleep(gapMs);
+    for (const cell of ['GRU', 'LSTM']) {
+      for (const B of [1, 16]) {
+        const layer = MAKE[cell](H, H);
+        const x = { data: new Float32Array(B * H).fill(0.1), shape: [1, B, H] };
+        let h: Tensor = { data: new Float32Array(B * H), shape: [1, B, H] };
+        let c: Tensor | undefined = cell === 'LSTM' ? { data: new Float32Array(B * H), shape: [1, B, H] } : undefined;
+        if (torch) await torch.request({ op: 'step', id: 'step', cell, I: H, H, B });
+        const mine: number[] = [], theirs: number[] = [];
+        const block = 200;
+        for (let round = 0; round < 11; round++) {
+          const keep = round > 0;  // round 0 is warm-up
+          for (let i = 0; i < block; i++) {
+            const s = performance.now();
+            const out = layer.forward(x, { h0: h, c0: c });
+            h = out.hN;
+            if (c) c = out.cN;
+            if (keep) mine.push((performance.now() - s) * 1000);
+          }
+          if (torch) {
+            const ms = await torch.run('step', 'step', block);
+            if (keep) theirs.push(...ms.map((v) => v * 1000));
+            if (th > 1) await sleep(gapMs);
+          }
+        }
+        layer.dispose();
+        if (torch) await torch.request({ op: 'drop', id: 'step' });
+        t.add([th, cell, B, mine.length, fmt(median(mine)), fmt(quantile(mine, 0.99)), fmt(median(theirs)),
+          fmt(quantile(theirs, 0.99))]);
       }
     }
-    gru.dispose();
-    if (torch) await torch.request({ op: 'drop', id: 'step' });
-    t.add([th, 'GRU step', mine.length, fmt(median(mine)), fmt(quantile(mine, 0.99)), fmt(median(theirs)), fmt(quantile(theirs, 0.99))]);
   }
 
   const e = table('Event-loop delay while training asynchronously (ms, monitorEventLoopDelay, resolution 1 ms)', [

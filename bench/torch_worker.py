@@ -90,12 +90,13 @@ class RecurrentCase:
 
 
 class StepCase:
-    """One streaming step: a single time step at batch 1, carrying the state."""
+    """One streaming step: a single time step at batch B, carrying the state."""
 
-    def __init__(self, cell, I, H):
+    def __init__(self, cell, I, H, B=1):
         self.layer = CELLS[cell](I, H)
-        self.x = torch.randn(1, 1, I)
-        self.h = torch.zeros(1, 1, H)
+        self.x = torch.randn(1, B, I)
+        h = torch.zeros(1, B, H)
+        self.h = (h, torch.zeros(1, B, H)) if cell == "LSTM" else h
 
     def step(self):
         with torch.no_grad():
@@ -201,7 +202,7 @@ def main():
                                                  req.get("bidirectional", False))
                 reply({"ok": True})
             elif op == "step":
-                cases[req["id"]] = StepCase(req["cell"], req["I"], req["H"])
+                cases[req["id"]] = StepCase(req["cell"], req["I"], req["H"], req.get("B", 1))
                 reply({"ok": True})
             elif op == "seq2seq":
                 cases[req["id"]] = Seq2SeqCase(req["batch"])
