@@ -5,7 +5,7 @@
 // best validation score, a progress display, and Ctrl-C to stop early.
 
 import { performance } from 'node:perf_hooks';
-import { Adam } from '../train/optimizers';
+import { Adam } from '../blocks/optimizers';
 import type { SequenceModel } from '../structures/sequence-model';
 import type { Progress } from './progress';
 

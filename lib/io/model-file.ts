@@ -1,5 +1,6 @@
-// Whole models in one safetensors file: weights under dotted names, the
-// structure's kind and config in __metadata__, so loadModel rebuilds it.
+// Loading whole models: the file's kind picks the structure, its config
+// rebuilds it, its weights fill it (the file layout is in model-format.ts).
+// This sits above the structures; they save through model-format.ts alone.
 
 import { RnnkitFormatError } from '../errors';
 import { EncoderDecoder } from '../structures/encoder-decoder';
@@ -8,9 +9,7 @@ import { ManyToOne } from '../structures/many-to-one';
 import { OneToMany } from '../structures/one-to-many';
 import type { SequenceModel } from '../structures/sequence-model';
 import { withParameterBudget } from '../layers/allocation';
-import { MODEL_FORMAT } from './model-format';
-import { loadSafetensors } from './safetensors';
-
+import { readModelFile } from './model-format';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const KINDS: Record<string, (config: any) => SequenceModel<unknown>> = {
@@ -24,18 +23,11 @@ const KINDS: Record<string, (config: any) => SequenceModel<unknown>> = {
 export function loadModel<M extends SequenceModel<unknown> = SequenceModel<unknown>>(pathOrBuffer: string | Uint8Array): {
   model: M; metadata: Record<string, string>;
 } {
-  const { tensors, metadata } = loadSafetensors(pathOrBuffer);
+  const { kind, config, tensors, metadata } = readModelFile(pathOrBuffer);
   const where = typeof pathOrBuffer === 'string' ? pathOrBuffer : 'buffer';
-  if (metadata.format !== MODEL_FORMAT) throw new RnnkitFormatError(`${where}: not an rnnkit model (format '${metadata.format}')`);
   // Own keys only: a kind of 'constructor' or '__proto__' must not reach Object's members.
-  const make = Object.hasOwn(KINDS, metadata.kind) ? KINDS[metadata.kind] : undefined;
-  if (!make) throw new RnnkitFormatError(`${where}: unknown model kind '${metadata.kind}'`);
-  let config: unknown;
-  try {
-    config = JSON.parse(metadata.config);
-  } catch (error) {
-    throw new RnnkitFormatError(`${where}: the model config is not valid JSON`, { cause: error });
-  }
+  const make = Object.hasOwn(KINDS, kind) ? KINDS[kind] : undefined;
+  if (!make) throw new RnnkitFormatError(`${where}: unknown model kind '${kind}'`);
   // Each module may hold at most what the file holds: a hostile config cannot allocate more.
   const fileElements = Object.values(tensors).reduce((n, t) => n + t.data.length, 0);
   const model = withParameterBudget(fileElements, () => make(config));

@@ -7,7 +7,7 @@ import { Embedding } from '../layers/embedding';
 import { Linear } from '../layers/linear';
 import type { ParameterModule } from '../layers/module';
 import type { Tensor } from '../tensor';
-import { logSoftmax } from '../train/losses';
+import { logSoftmax } from '../blocks/losses';
 import { Bridge } from './bridge';
 import type { StepDecoder } from './decoding';
 import type { RecurrentSpec, TokenOutputSpec } from './specs';

@@ -9,7 +9,7 @@ import type { ParameterModule } from '../layers/module';
 import type { Recurrent } from '../layers/recurrent';
 import type { Random } from '../random';
 import type { Tensor } from '../tensor';
-import { logSoftmax } from '../train/losses';
+import { logSoftmax } from '../blocks/losses';
 import { Bridge } from './bridge';
 import type { StepDecoder } from './decoding';
 import { makeRecurrent } from './recurrent-factory';

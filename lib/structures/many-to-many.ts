@@ -7,8 +7,8 @@ import { checkObject, checkPositiveInteger, checkSeed, describe } from '../check
 import { shapeError, typeError, valueError } from '../errors';
 import { Linear } from '../layers/linear';
 import type { Tensor } from '../tensor';
-import { stepMask } from '../train/batching';
-import { logSoftmax } from '../train/losses';
+import { stepMask } from '../blocks/batching';
+import { logSoftmax } from '../blocks/losses';
 import type { StepDecoder } from './decoding';
 import { Encoder } from './encoder';
 import { checkGenerateOptions, generateTokens, type GenerateOptions } from './generation';

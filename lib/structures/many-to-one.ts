@@ -5,7 +5,7 @@
 import { checkObject, checkSeed, describe } from '../check';
 import { typeError, valueError } from '../errors';
 import { Linear } from '../layers/linear';
-import { logSoftmax } from '../train/losses';
+import { logSoftmax } from '../blocks/losses';
 import { Encoder } from './encoder';
 import { argmaxRows, classObjective, realObjective } from './objectives';
 import type { SequenceData } from './sequence-input';

@@ -3,7 +3,7 @@
 // several chunks of one batch add up to the gradient of the batch's mean.
 
 import type { Tensor } from '../tensor';
-import { mseLossAsync, softmaxCrossEntropyAsync } from '../train/losses';
+import { mseLossAsync, softmaxCrossEntropyAsync } from '../blocks/losses';
 
 export interface Objective {
   /** Summed loss over valid rows. */

@@ -7,7 +7,7 @@ import { shapeError, typeError, valueError } from '../errors';
 import { Embedding } from '../layers/embedding';
 import type { ParameterModule } from '../layers/module';
 import type { Tensor } from '../tensor';
-import { padFeatures, padTokens } from '../train/batching';
+import { padFeatures, padTokens } from '../blocks/batching';
 import type { InputSpec } from './specs';
 
 /** One input sequence: token ids, or one feature vector per step. */

@@ -6,24 +6,15 @@ import { checkObject, checkPositiveInteger } from '../check';
 import { valueError } from '../errors';
 import { ModelLock } from '../layers/model-lock';
 import { elementCount, type ParameterModule } from '../layers/module';
-import { MODEL_FORMAT } from '../io/model-format';
-import { saveSafetensors } from '../io/safetensors';
+import { writeModelFile } from '../io/model-format';
 import { Random } from '../random';
 import { evaluateLoss, fit, type FitHistory, type FitOptions } from '../train/fit';
 import type { Tensor } from '../tensor';
+import type { BatchResult, Trainable, TrainContext } from '../train/trainable';
 
-/** Summed loss over `count` terms (tokens, sequences or values) of one batch. */
-export interface BatchResult {
-  loss: number;
-  count: number;
-}
+export type { BatchResult, TrainContext } from '../train/trainable';
 
-export interface TrainContext {
-  /** The model's generator: dropout seeds, scheduled sampling. */
-  random: Random;
-}
-
-export abstract class SequenceModel<Example> {
+export abstract class SequenceModel<Example> implements Trainable<Example> {
   /** Every parameter of the model, flat; submodules hold views of it. */
   readonly parameters: Float32Array;
   /** Gradients laid out like `parameters`. */
@@ -78,7 +69,7 @@ export abstract class SequenceModel<Example> {
 
   /** Saves config and weights in one safetensors file, atomically; `extra` metadata travels along. */
   save(path: string, extra: Record<string, string> = {}): void {
-    saveSafetensors(path, this.stateDict(), { ...extra, format: MODEL_FORMAT, kind: this.kind, config: JSON.stringify(this.config()) });
+    writeModelFile(path, { kind: this.kind, config: this.config(), tensors: this.stateDict() }, extra);
   }
 
   get numParameters(): number {

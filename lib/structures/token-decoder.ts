@@ -4,7 +4,7 @@
 import type { ParameterModule } from '../layers/module';
 import type { Random } from '../random';
 import type { Tensor } from '../tensor';
-import { padTokens, stepMask } from '../train/batching';
+import { padTokens, stepMask } from '../blocks/batching';
 import type { StepDecoder } from './decoding';
 import { argmaxRows, classObjective } from './objectives';
 

@@ -5,10 +5,10 @@
 
 import { RnnkitFormatError } from '../errors';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors';
-import type { SequenceModel } from '../structures/sequence-model';
 import type { Tensor } from '../tensor';
-import type { EpochReport } from './fit';
-import type { Optimizer } from './optimizers';
+import type { Optimizer } from '../blocks/optimizers';
+import type { EpochReport } from './reports';
+import type { Trainable } from './trainable';
 
 export interface TrainerState {
   epoch: number;
@@ -26,7 +26,7 @@ const FORMAT = 'rnnkit-checkpoint';
 const BEST = 'best.parameters';  // the flat parameter vector of the best epoch so far
 
 /** `best`: the weights early stopping will restore (null: none kept). */
-export function saveCheckpoint<E>(path: string, model: SequenceModel<E>, optimizer: Optimizer, state: TrainerState,
+export function saveCheckpoint<E>(path: string, model: Trainable<E>, optimizer: Optimizer, state: TrainerState,
   best: Float32Array | null = null): void {
   const tensors: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(model.stateDict())) tensors[`model.${name}`] = t;
@@ -49,7 +49,7 @@ export function saveCheckpoint<E>(path: string, model: SequenceModel<E>, optimiz
  * Loads weights and optimizer state into the given model and optimizer; returns
  * the loop's state and the best weights early stopping kept (or null).
  */
-export function loadCheckpoint<E>(path: string, model: SequenceModel<E>, optimizer: Optimizer):
+export function loadCheckpoint<E>(path: string, model: Trainable<E>, optimizer: Optimizer):
   { state: TrainerState; best: Float32Array | null } {
   const { tensors, metadata } = loadSafetensors(path);
   if (metadata.format !== FORMAT) throw new RnnkitFormatError(`${path}: not an rnnkit checkpoint (format '${metadata.format}')`);

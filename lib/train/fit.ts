@@ -9,36 +9,18 @@ import { checkBoolean, checkObject, checkPositiveInteger, checkSeed, describe } 
 import { RnnkitError, typeError, valueError } from '../errors';
 import { native } from '../native';
 import { Random } from '../random';
-import type { SequenceModel } from '../structures/sequence-model';
-import { makeBatches } from './batching';
+import { makeBatches } from '../blocks/batching';
 import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint';
-import { Adam, AdamW, SGD, clipGradNorm, type Optimizer } from './optimizers';
-import type { Schedule } from './schedules';
+import { Adam, AdamW, SGD, clipGradNorm, type Optimizer } from '../blocks/optimizers';
+import type { Schedule } from '../blocks/schedules';
+import type { BatchReport, EpochReport } from './reports';
+import type { Trainable } from './trainable';
 
 export type OptimizerSpec =
   | { type: 'sgd'; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number }
   | { type: 'adam' | 'adamw'; lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number };
 
-export interface BatchReport {
-  epoch: number;
-  batch: number;
-  batches: number;
-  /** Mean loss of this batch (per token, sequence or value, as the model counts). */
-  loss: number;
-  sequences: number;
-  sequencesPerSecond: number;
-  gradNorm: number;
-  lr: number;
-  skipped: boolean;
-}
-
-export interface EpochReport {
-  epoch: number;
-  loss: number;
-  validationLoss?: number;
-  seconds: number;
-  sequencesPerSecond: number;
-}
+export type { BatchReport, EpochReport } from './reports';
 
 export interface FitOptions<Example> {
   epochs?: number;
@@ -88,7 +70,7 @@ export function makeOptimizer(spec: Optimizer | OptimizerSpec | undefined): Opti
   }
 }
 
-export async function fit<Example>(model: SequenceModel<Example>, data: readonly Example[],
+export async function fit<Example>(model: Trainable<Example>, data: readonly Example[],
   options: FitOptions<Example> = {}): Promise<FitHistory> {
   const o = checkFitOptions(options);
   model.checkExamples(data, 'data');
@@ -200,7 +182,7 @@ export async function fit<Example>(model: SequenceModel<Example>, data: readonly
 }
 
 /** Mean loss over a data set, in batches (no gradients). */
-export async function evaluateLoss<Example>(model: SequenceModel<Example>, data: readonly Example[], batchSize = 64): Promise<number> {
+export async function evaluateLoss<Example>(model: Trainable<Example>, data: readonly Example[], batchSize = 64): Promise<number> {
   let loss = 0, count = 0;
   for (const batch of makeBatches(data, (e) => model.exampleLength(e), { batchSize, random: null, bucket: false })) {
     const r = await model.evaluateBatch(batch);
