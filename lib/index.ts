@@ -35,9 +35,9 @@ export type { ManyToOneOptions, ManyToOneExample } from './structures/many-to-on
 export { OneToMany } from './structures/one-to-many';
 export type { OneToManyOptions, OneToManyExample, ConditionSpec } from './structures/one-to-many';
 export { EncoderDecoder } from './structures/encoder-decoder';
-export type { EncoderDecoderOptions, EncoderDecoderExample, Translation } from './structures/encoder-decoder';
+export type { EncoderDecoderOptions, EncoderDecoderExample, PredictOptions, Translation } from './structures/encoder-decoder';
 export type { InputSpec, OutputSpec, RecurrentSpec, TokenOutputSpec } from './structures/specs';
-export type { GenerateOptions } from './structures/generation';
+export type { BatchOptions, GenerateOptions } from './structures/generation';
 export type { SequenceModel, BatchResult, TrainContext } from './structures/sequence-model';
 export { loadModel } from './io/model-file';
 export type { FitOptions, FitHistory, BatchReport, EpochReport, OptimizerSpec } from './train/fit';

@@ -23,6 +23,18 @@ export class Random {
     for (let i = 0; i < 12; i++) this.nextUint32();
   }
 
+  /**
+   * Stream `index` of `seed`: generators that differ for every index and do not depend on each other,
+   * e.g. one per input of a batch, so what one input samples does not depend on what else is in its batch.
+   */
+  static stream(seed: number, index: number): Random {
+    const r = new Random(seed);
+    r.d = (r.d ^ Math.imul((index >>> 0) + 1, 0x9e3779b1)) >>> 0;
+    r.c = (r.c ^ Math.imul(Math.floor(index / 4294967296) >>> 0, 0x85ebca6b)) >>> 0;
+    for (let i = 0; i < 12; i++) r.nextUint32();
+    return r;
+  }
+
   nextUint32(): number {
     const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
     this.d = (this.d + 1) >>> 0;

@@ -87,7 +87,7 @@ export class AttentionDecoder extends ParameterModule {
   readonly bias: boolean;
   readonly workspaceLimitBytes: number;
   private recorded: Recorded | null = null;
-  private stepWorkspace: { key: string; data: Float32Array } | null = null;
+  private stepWorkspace: { key: string; data: Float32Array; keysOf: Float32Array | null } | null = null;
   private sharedWorkspace: Float32Array | null = null;
   private readonly busy = new BusyGuard('decoder');
 
@@ -195,7 +195,32 @@ export class AttentionDecoder extends ParameterModule {
       sourceLengths: options.sourceLengths, h0: state?.h, c0: state?.c, training: false,
     }, options.reuseKeys === true);
     native.attentionDecoderForward(...call.args);
+    this.keysFrom(options.reuseKeys === true, memory);
     return call.result;
+  }
+
+  /** Same as step, on a native worker thread. */
+  async stepAsync(x: Tensor, memory: Tensor, state: DecoderState | undefined,
+    options: { sourceLengths?: Int32Array; reuseKeys?: boolean } = {}): Promise<AttentionDecoderOutput> {
+    const call = this.prepareForward(x, memory, {
+      sourceLengths: options.sourceLengths, h0: state?.h, c0: state?.c, training: false,
+    }, options.reuseKeys === true);
+    await this.busy.track(native.attentionDecoderForwardAsync(...call.args));
+    this.keysFrom(options.reuseKeys === true, memory);
+    return call.result;
+  }
+
+  /**
+   * @internal True when the step workspace holds the keys of exactly this memory buffer (the last
+   * inference call computed them from it), so a step may pass reuseKeys safely.
+   */
+  hasKeysFor(memory: Tensor): boolean {
+    return this.stepWorkspace !== null && this.stepWorkspace.keysOf === memory.data;
+  }
+
+  /** A step that computed keys (no reuseKeys) leaves those of `memory` in the workspace. */
+  private keysFrom(reused: boolean, memory: Tensor): void {
+    if (!reused && this.stepWorkspace) this.stepWorkspace.keysOf = memory.data;
   }
 
   protected override assertIdle(): void {
@@ -281,7 +306,9 @@ export class AttentionDecoder extends ParameterModule {
     if (reuseKeys && this.stepWorkspace?.key !== key) {
       throw new RnnkitError('step: reuseKeys needs a previous step call with the same memory shape', 'ERR_RNNKIT_STATE');
     }
-    if (this.stepWorkspace?.key !== key) this.stepWorkspace = { key, data: allocateFloat32('workspace', floats) };
+    if (this.stepWorkspace?.key !== key) this.stepWorkspace = { key, data: allocateFloat32('workspace', floats), keysOf: null };
+    // Until this call finishes, the keys in it belong to no memory (a refused or failed call leaves them half-written).
+    if (!reuseKeys) this.stepWorkspace.keysOf = null;
     return this.stepWorkspace;
   }
 

@@ -7,9 +7,9 @@ import { Embedding } from '../layers/embedding';
 import { Linear } from '../layers/linear';
 import type { ParameterModule } from '../layers/module';
 import type { Tensor } from '../tensor';
-import { logSoftmax } from '../blocks/losses';
 import { Bridge } from './bridge';
-import type { StepDecoder } from './decoding';
+import type { StepDecoder, Stepped } from './decoding';
+import { attentionStep, embed, linear, logProbabilities, run, type Inference } from './inference';
 import type { RecurrentSpec, TokenOutputSpec } from './specs';
 import { selectBatch } from './tensor-ops';
 import type { DecoderSource, TokenDecoder } from './token-decoder';
@@ -19,8 +19,6 @@ export interface AttentiveState {
   c?: Tensor;
   memory: Tensor;  // [N, B, E]
   sourceLengths: Int32Array;
-  /** Attention weights of the last step [1, B, N] (for inspection). */
-  weights?: Tensor;
 }
 
 export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
@@ -46,6 +44,10 @@ export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
       select: (state, rows) => ({
         h: selectBatch(state.h, rows), c: state.c && selectBatch(state.c, rows), memory: selectBatch(state.memory, rows),
         sourceLengths: Int32Array.from(rows, (r) => state.sourceLengths[r]),
+      }),
+      // Same memory object: the next step finds its keys still in the layer's workspace.
+      reorder: (state, rows) => ({
+        h: selectBatch(state.h, rows), c: state.c && selectBatch(state.c, rows), memory: state.memory, sourceLengths: state.sourceLengths,
       }),
     };
   }
@@ -79,25 +81,31 @@ export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
     return { dContext, dMemory: g.dMemory };
   }
 
-  start(source: DecoderSource): AttentiveState {
+  *start(source: DecoderSource): Inference<AttentiveState> {
     const B = source.batch, H = this.decoder.hiddenSize;
     const memory = source.memory!;
     return {
-      h: this.bridge.forwardSync(source.context, B),
+      h: yield* this.bridge.initialState(source.context, B),
       c: this.decoder.usesCellState ? { data: new Float32Array(B * H), shape: [1, B, H] } : undefined,
       memory,
       sourceLengths: source.sourceLengths ?? new Int32Array(B).fill(memory.shape[0]),
     };
   }
 
-  private step(tokens: Int32Array, state: AttentiveState): { logProbs: Float32Array; state: AttentiveState } {
+  private *step(tokens: Int32Array, state: AttentiveState): Inference<Stepped<AttentiveState>> {
     const B = tokens.length;
-    const x = this.embedding.forward(tokens, [1, B]);
-    const out = this.decoder.step(x, state.memory, { h: state.h, c: state.c }, { sourceLengths: state.sourceLengths });
-    const logits = this.head.forward(out.output);
+    const x = yield* run(embed(this.embedding, tokens, [1, B]));
+    // The keys W_k h_j + b of a memory are the same at every step: computed once per decoding, not per step.
+    const reuseKeys = this.decoder.hasKeysFor(state.memory);
+    const out = yield* run(attentionStep(this.decoder, x, state.memory, { h: state.h, c: state.c },
+      { sourceLengths: state.sourceLengths, reuseKeys }));
+    const logits = yield* run(linear(this.head, out.output));
+    const logProbs = yield* run(logProbabilities(logits));
+    const N = state.memory.shape[0], weights = out.weights.data, lengths = state.sourceLengths;
     return {
-      logProbs: logSoftmax(logits).data,
-      state: { h: out.hN, c: out.cN, memory: state.memory, sourceLengths: state.sourceLengths, weights: out.weights },
+      logProbs: logProbs.data,
+      state: { h: out.hN, c: out.cN, memory: state.memory, sourceLengths: lengths },
+      attentionOf: (row) => Array.from(weights.subarray(row * N, row * N + lengths[row])),
     };
   }
 }

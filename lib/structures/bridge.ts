@@ -4,6 +4,7 @@
 import { Linear } from '../layers/linear';
 import type { ParameterModule } from '../layers/module';
 import type { Tensor } from '../tensor';
+import { linear, run, runAsync, type Inference } from './inference';
 import { rowsToState, stateToRows, tanhBackward, tanhInPlace } from './tensor-ops';
 
 export class Bridge {
@@ -21,15 +22,14 @@ export class Bridge {
   }
 
   async forward(context: Float32Array, batch: number, training: boolean): Promise<Tensor> {
-    if (!this.linear) return this.finish(context.slice(), batch, false);
-    const rows = await this.linear.forwardAsync({ data: context, shape: [batch, this.contextSize] }, { training });
-    return this.finish(rows.data, batch, training);
+    return runAsync(this.initialState(context, batch, training));
   }
 
-  /** Inference twin of forward, for step-by-step decoding. */
-  forwardSync(context: Float32Array, batch: number): Tensor {
+  /** h_0 [L, B, H] for contexts [B, C] (training keeps what backward needs). */
+  *initialState(context: Float32Array, batch: number, training = false): Inference<Tensor> {
     if (!this.linear) return this.finish(context.slice(), batch, false);
-    return this.finish(this.linear.forward({ data: context, shape: [batch, this.contextSize] }).data, batch, false);
+    const rows = yield* run(linear(this.linear, { data: context, shape: [batch, this.contextSize] }, training));
+    return this.finish(rows.data, batch, training);
   }
 
   private finish(rows: Float32Array, batch: number, training: boolean): Tensor {

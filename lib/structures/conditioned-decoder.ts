@@ -9,9 +9,9 @@ import type { ParameterModule } from '../layers/module';
 import type { Recurrent } from '../layers/recurrent';
 import type { Random } from '../random';
 import type { Tensor } from '../tensor';
-import { logSoftmax } from '../blocks/losses';
 import { Bridge } from './bridge';
-import type { StepDecoder } from './decoding';
+import type { StepDecoder, Stepped } from './decoding';
+import { embed, linear, logProbabilities, recurrent, run, type Inference } from './inference';
 import { makeRecurrent } from './recurrent-factory';
 import type { RecurrentSpec, TokenOutputSpec } from './specs';
 import { broadcastSteps, concatLast, selectBatch, splitLast, sumSteps } from './tensor-ops';
@@ -47,6 +47,7 @@ export class ConditionedDecoder implements TokenDecoder<ConditionedState> {
       select: (state, rows) => ({
         h: selectBatch(state.h, rows), c: state.c && selectBatch(state.c, rows), context: selectBatch(state.context, rows),
       }),
+      reorder: (state, rows) => ({ h: selectBatch(state.h, rows), c: state.c && selectBatch(state.c, rows), context: state.context }),
     };
   }
 
@@ -89,23 +90,24 @@ export class ConditionedDecoder implements TokenDecoder<ConditionedState> {
     return { dContext };
   }
 
-  start(source: DecoderSource): ConditionedState {
+  *start(source: DecoderSource): Inference<ConditionedState> {
     const B = source.batch, L = this.rnn.numLayers, H = this.rnn.hiddenSize;
     const zeros = (): Tensor => ({ data: new Float32Array(L * B * H), shape: [L, B, H] });
     return {
-      h: this.bridge ? this.bridge.forwardSync(source.context, B) : zeros(),
+      h: this.bridge ? yield* this.bridge.initialState(source.context, B) : zeros(),
       c: this.rnn.hasCellState ? zeros() : undefined,
       context: { data: source.context, shape: [B, this.contextSize] },
     };
   }
 
-  private step(tokens: Int32Array, state: ConditionedState): { logProbs: Float32Array; state: ConditionedState } {
+  private *step(tokens: Int32Array, state: ConditionedState): Inference<Stepped<ConditionedState>> {
     const B = tokens.length;
-    const emb = this.embedding.forward(tokens, [1, B]);
+    const emb = yield* run(embed(this.embedding, tokens, [1, B]));
     const x = this.conditioning === 'every-step' ? concatLast(emb, { data: state.context.data, shape: [1, B, this.contextSize] }) : emb;
-    const out = this.rnn.forward(x, { h0: state.h, c0: state.c });
-    const logits = this.head.forward(out.output);
-    return { logProbs: logSoftmax(logits).data, state: { h: out.hN, c: out.cN, context: state.context } };
+    const out = yield* run(recurrent(this.rnn, x, { h0: state.h, c0: state.c }));
+    const logits = yield* run(linear(this.head, out.output));
+    const logProbs = yield* run(logProbabilities(logits));
+    return { logProbs: logProbs.data, state: { h: out.hN, c: out.cN, context: state.context } };
   }
 
   private async stepInputs(embedded: Tensor, context: Float32Array, steps: number, batch: number): Promise<Tensor> {

@@ -1,15 +1,32 @@
 // Inference for models that feed their own outputs back (back projection):
 // greedy, temperature / top-k sampling, and beam search with length
-// normalisation, written once against a step-by-step decoder interface.
+// normalisation, written once against a step-by-step decoder interface, for a
+// batch of inputs at once. Each is an Inference (see inference.ts), so the
+// same code runs on the JS thread or on native worker threads.
 
 import type { Random } from '../random';
+import type { Inference } from './inference';
 
-/** What a decoder must offer: log-probabilities of the next token given the previous ones. */
+/** What a step returns: log-probabilities of the next token given the previous ones. */
+export interface Stepped<State> {
+  /** [R, V] for the R rows of the state. */
+  logProbs: Float32Array;
+  state: State;
+  /** Attention decoders: this step's weights over row r's valid source steps. */
+  attentionOf?: (row: number) => number[];
+}
+
+/** What a decoder must offer. Rows are independent: a row's results do not depend on the others. */
 export interface StepDecoder<State> {
-  /** Next-token log-probabilities [B, V] after feeding `tokens` [B], and the new state. */
-  step(tokens: Int32Array, state: State): { logProbs: Float32Array; state: State };
-  /** The state of rows `rows` (e.g. beams that survive), in that order. */
+  /** Feeds `tokens` [R], one per row of `state`. */
+  step(tokens: Int32Array, state: State): Inference<Stepped<State>>;
+  /** Rows `rows` of the state (sources included), in that order. */
   select(state: State, rows: Int32Array): State;
+  /**
+   * The recurrent state of rows `rows`, where row rows[i] reads the same source as row i (beams of one
+   * input): the source part (context, memory) stays as it is, so nothing source-sized is copied.
+   */
+  reorder(state: State, rows: Int32Array): State;
   readonly vocabSize: number;
 }
 
@@ -17,34 +34,42 @@ export interface Hypothesis {
   tokens: number[];
   /** Sum of log-probabilities of the tokens (and of the end token when it ended). */
   logProb: number;
+  /** When asked and the decoder attends: weights per output step (end step included) over the source. */
+  attention?: number[][];
 }
 
 export interface SearchOptions {
   startToken: number;
   endToken: number;
   maxLength: number;
+  /** Keep each step's attention weights in the hypotheses (attention decoders only). */
+  attention?: boolean;
 }
 
-/** Greedy or sampled decoding of B sequences at once. */
-export function sampleDecode<S>(decoder: StepDecoder<S>, initial: S, batch: number, options: SearchOptions & {
-  temperature?: number; topK?: number; random?: Random;
-}): Hypothesis[] {
+/**
+ * Greedy (no `randoms`) or sampled decoding of every row of `initial`. Row b samples from randoms[b]
+ * alone, so its result does not depend on the other rows. Finished rows keep stepping until all end.
+ */
+export function* sampleDecode<S>(decoder: StepDecoder<S>, initial: S, batch: number, options: SearchOptions & {
+  temperature?: number; topK?: number; randoms?: readonly Random[];
+}): Inference<Hypothesis[]> {
   const V = decoder.vocabSize;
-  const greedy = options.random === undefined || options.temperature === 0;
-  const out: Hypothesis[] = Array.from({ length: batch }, () => ({ tokens: [], logProb: 0 }));
+  const randoms = options.temperature === 0 ? undefined : options.randoms;
+  const out: Hypothesis[] = Array.from({ length: batch }, () => (options.attention ? { tokens: [], logProb: 0, attention: [] } : { tokens: [], logProb: 0 }));
   const done = new Array<boolean>(batch).fill(false);
   let tokens = new Int32Array(batch).fill(options.startToken);
   let state = initial;
   for (let t = 0; t < options.maxLength && done.includes(false); t++) {
-    const stepped = decoder.step(tokens, state);
+    const stepped = yield* decoder.step(tokens, state);
     state = stepped.state;
     tokens = new Int32Array(batch);
     for (let b = 0; b < batch; b++) {
       const row = stepped.logProbs.subarray(b * V, (b + 1) * V);
-      const token = greedy ? argmax(row) : sampleToken(row, options.temperature ?? 1, options.topK ?? 0, options.random!);
+      const token = randoms ? sampleToken(row, options.temperature ?? 1, options.topK ?? 0, randoms[b]) : argmax(row);
       tokens[b] = token;
       if (done[b]) continue;
       out[b].logProb += row[token];
+      if (options.attention && stepped.attentionOf) out[b].attention!.push(stepped.attentionOf(b));
       if (token === options.endToken) done[b] = true;
       else out[b].tokens.push(token);
     }
@@ -52,46 +77,71 @@ export function sampleDecode<S>(decoder: StepDecoder<S>, initial: S, batch: numb
   return out;
 }
 
+interface Beam extends Hypothesis {
+  /** Row of the decoder state holding this beam. */
+  row: number;
+}
+
 /**
- * Beam search for one sequence: keeps `width` hypotheses, ranks finished ones
- * by logProb / length^alpha (alpha = lengthPenalty; 0 = raw sum), returns them best first.
+ * Beam search for every row of `initial` at once. Each input owns `width` rows of the decoder state
+ * (input b: rows b*width ... b*width+width-1), filled by its live beams; spare rows repeat a live one and
+ * their outputs are ignored. Per input: each live beam proposes its `width` best next tokens, the
+ * `width` best of all proposals survive (finished hypotheses take beam slots too, so width 1 is exactly
+ * greedy decoding), and finished ones are ranked by logProb / length^alpha (alpha = lengthPenalty; the
+ * end token counts in the length). Returns each input's hypotheses, best first.
  */
-export function beamSearch<S>(decoder: StepDecoder<S>, initial: S, options: SearchOptions & {
+export function* beamSearch<S>(decoder: StepDecoder<S>, initial: S, batch: number, options: SearchOptions & {
   width: number; lengthPenalty?: number;
-}): Hypothesis[] {
-  const V = decoder.vocabSize;
+}): Inference<Hypothesis[][]> {
+  const V = decoder.vocabSize, W = options.width;
   const alpha = options.lengthPenalty ?? 1;
   const score = (h: Hypothesis, length: number) => h.logProb / Math.pow(Math.max(1, length), alpha);
-  let beams: Hypothesis[] = [{ tokens: [], logProb: 0 }];
-  let state = initial;
-  const finished: Array<{ h: Hypothesis; score: number }> = [];
-  for (let t = 0; t < options.maxLength && beams.length > 0; t++) {
-    const last = Int32Array.from(beams, (h) => (h.tokens.length ? h.tokens[h.tokens.length - 1] : options.startToken));
-    const stepped = decoder.step(last, state);
-    const candidates: Array<{ beam: number; token: number; logProb: number }> = [];
-    beams.forEach((h, i) => {
-      const row = stepped.logProbs.subarray(i * V, (i + 1) * V);
-      for (const token of topIndices(row, options.width)) candidates.push({ beam: i, token, logProb: h.logProb + row[token] });
-    });
-    candidates.sort((a, b) => b.logProb - a.logProb);
-    const next: Hypothesis[] = [];
-    const rows: number[] = [];
-    // Finished hypotheses take beam slots too, so width 1 is exactly greedy decoding.
-    for (const c of candidates.slice(0, options.width)) {
-      const tokens = [...beams[c.beam].tokens];
-      if (c.token === options.endToken) {
-        const h = { tokens, logProb: c.logProb };
-        finished.push({ h, score: score(h, tokens.length + 1) });
-      } else {
-        next.push({ tokens: [...tokens, c.token], logProb: c.logProb });
-        rows.push(c.beam);
+  const start = (b: number): Beam => ({ tokens: [], logProb: 0, row: b * W, ...(options.attention ? { attention: [] } : {}) });
+  let beams: Beam[][] = Array.from({ length: batch }, (_, b) => [start(b)]);
+  const finished: Array<Array<{ h: Hypothesis; score: number }>> = Array.from({ length: batch }, () => []);
+  let state = decoder.select(initial, Int32Array.from({ length: batch * W }, (_, r) => Math.floor(r / W)));
+  for (let t = 0; t < options.maxLength && beams.some((live) => live.length > 0); t++) {
+    const last = new Int32Array(batch * W).fill(options.startToken);
+    for (const live of beams) for (const h of live) last[h.row] = h.tokens.length ? h.tokens[h.tokens.length - 1] : options.startToken;
+    const stepped = yield* decoder.step(last, state);
+    const parents = Int32Array.from({ length: batch * W }, (_, r) => r);
+    beams = beams.map((live, b) => {
+      if (live.length === 0) return live;
+      const candidates: Array<{ beam: Beam; token: number; logProb: number }> = [];
+      for (const h of live) {
+        const row = stepped.logProbs.subarray(h.row * V, (h.row + 1) * V);
+        for (const token of topIndices(row, W)) candidates.push({ beam: h, token, logProb: h.logProb + row[token] });
       }
-    }
-    beams = next;
-    if (beams.length > 0) state = decoder.select(stepped.state, Int32Array.from(rows));
+      candidates.sort((x, y) => y.logProb - x.logProb);
+      const next: Beam[] = [];
+      for (const c of candidates.slice(0, W)) {
+        const attention = options.attention && stepped.attentionOf
+          ? [...c.beam.attention!, stepped.attentionOf(c.beam.row)] : c.beam.attention;
+        if (c.token === options.endToken) {
+          const h: Hypothesis = { tokens: c.beam.tokens, logProb: c.logProb, ...(attention ? { attention } : {}) };
+          finished[b].push({ h, score: score(h, h.tokens.length + 1) });
+        } else {
+          const row = b * W + next.length;
+          parents[row] = c.beam.row;
+          next.push({ tokens: [...c.beam.tokens, c.token], logProb: c.logProb, row, ...(attention ? { attention } : {}) });
+        }
+      }
+      // Spare rows follow the first live beam, so every row keeps a valid state.
+      for (let k = next.length; k < W && next.length > 0; k++) parents[b * W + k] = parents[b * W];
+      return next;
+    });
+    state = decoder.reorder(stepped.state, parents);
   }
-  for (const h of beams) finished.push({ h, score: score(h, h.tokens.length) });  // cut at maxLength
-  return finished.sort((a, b) => b.score - a.score).map((f) => f.h);
+  return finished.map((done, b) => {
+    for (const h of beams[b]) done.push({ h, score: score(h, h.tokens.length) });  // cut at maxLength
+    return done.sort((x, y) => y.score - x.score).map(({ h }) => withoutRow(h));
+  });
+}
+
+function withoutRow(h: Hypothesis | Beam): Hypothesis {
+  const out: Hypothesis = { tokens: h.tokens, logProb: h.logProb };
+  if (h.attention) out.attention = h.attention;
+  return out;
 }
 
 function argmax(row: Float32Array): number {

@@ -11,7 +11,9 @@ import type { AttentionKind } from '../layers/attention-decoder';
 import { AttentiveDecoder } from './attentive-decoder';
 import { ConditionedDecoder } from './conditioned-decoder';
 import { Encoder } from './encoder';
+import { inBatchesByLength } from './batches-by-length';
 import { checkGenerateOptions, generateTokens, type GenerateOptions } from './generation';
+import type { Inference } from './inference';
 import { checkTokens } from './one-to-many';
 import type { SequenceData } from './sequence-input';
 import { SequenceModel, type BatchResult, type TrainContext } from './sequence-model';
@@ -41,8 +43,13 @@ export interface EncoderDecoderExample {
 export interface Translation {
   tokens: number[];
   logProb: number;
-  /** Greedy decoding with attention: weights [output step][source step]. */
+  /** With attention, when asked: weights [output step (end step included)][source step]. */
   attention?: number[][];
+}
+
+export interface PredictOptions extends GenerateOptions {
+  /** Return attention weights (attention models; default true for greedy decoding, false otherwise). */
+  attention?: boolean;
 }
 
 const ATTENTION = ['none', 'bahdanau', 'luong-dot', 'luong-general'];
@@ -124,44 +131,39 @@ export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
   }
 
   /**
-   * Output sequences for source sequences (greedy by default; 'sample' or 'beam').
-   * Greedy decoding with attention also returns the attention weights.
+   * Output sequences for source sequences (greedy by default; 'sample' or 'beam'), decoded in batches
+   * of similar lengths on the JS thread. With attention, `attention: true` (the default for greedy
+   * decoding) also returns each output step's weights over the source.
    */
-  predict(inputs: readonly SequenceData[], options: GenerateOptions = {}): Translation[] {
+  predict(inputs: readonly SequenceData[], options: PredictOptions = {}): Translation[] {
+    const o = this.checkPredict(inputs, options);
+    return this.infer(this.translate(inputs, o));
+  }
+
+  /** Same as predict, on native worker threads: the event loop stays free. Calls on one model queue. */
+  async predictAsync(inputs: readonly SequenceData[], options: PredictOptions = {}): Promise<Translation[]> {
+    const o = this.checkPredict(inputs, options);
+    return this.inferAsync(() => this.translate(inputs, o));
+  }
+
+  private checkPredict(inputs: readonly SequenceData[], options: PredictOptions) {
     if (!Array.isArray(inputs)) throw typeError(`inputs: expected an array of sequences, got ${describe(inputs)}`);
     inputs.forEach((seq, i) => this.encoder.input.check(`inputs[${i}]`, seq));
     const o = checkGenerateOptions(options);
-    return inputs.map((seq) => {
-      const source = this.encodeSync(seq);
-      const state = this.decoder.start(source);
-      if (o.strategy === 'greedy' && this.options.attention !== 'none') return this.greedyWithAttention(state, o.maxLength);
-      return generateTokens(this.decoder.stepper, state, 1, this.output, o)[0];
-    });
+    const asked = (options ?? {}).attention;
+    if (asked !== undefined && typeof asked !== 'boolean') throw typeError(`attention: expected a boolean, got ${describe(asked)}`);
+    if (asked && this.options.attention === 'none') throw valueError('attention: this model decodes without attention, so it has no weights to return');
+    return { ...o, attention: asked ?? (o.strategy === 'greedy' && this.options.attention !== 'none') };
   }
 
-  /** Encodes one source sequence (batch of 1) for decoding. */
-  private encodeSync(seq: SequenceData): DecoderSource {
-    const { memory, context } = this.encoder.encodeOne(seq);
-    return { batch: 1, context, memory, sourceLengths: Int32Array.of(seq.length) };
+  private *translate(inputs: readonly SequenceData[], o: Required<GenerateOptions> & { attention: boolean }): Inference<Translation[]> {
+    return yield* inBatchesByLength(inputs, (seq) => seq.length, o.batchSize, (batch, indices) => this.translateBatch(batch, indices, o));
   }
 
-  private greedyWithAttention(state: unknown, maxLength: number): Translation {
-    const stepper = this.decoder.stepper;
-    const tokens: number[] = [];
-    const attention: number[][] = [];
-    let logProb = 0;
-    let token = this.output.startToken;
-    for (let t = 0; t < maxLength; t++) {
-      const r = stepper.step(Int32Array.of(token), state);
-      state = r.state;
-      attention.push(Array.from((r.state as { weights: { data: Float32Array } }).weights.data));
-      token = 0;
-      for (let v = 1; v < r.logProbs.length; v++) if (r.logProbs[v] > r.logProbs[token]) token = v;
-      logProb += r.logProbs[token];
-      if (token === this.output.endToken) break;
-      tokens.push(token);
-    }
-    return { tokens, logProb, attention };
+  private *translateBatch(batch: SequenceData[], indices: number[], o: Required<GenerateOptions> & { attention: boolean }): Inference<Translation[]> {
+    const enc = yield* this.encoder.encode(batch, { training: false });
+    const state = yield* this.decoder.start({ batch: enc.batch, context: enc.context, memory: enc.memory, sourceLengths: enc.lengths });
+    return yield* generateTokens(this.decoder.stepper, state, enc.batch, this.output, o, indices);
   }
 
   private async run(batch: EncoderDecoderExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {

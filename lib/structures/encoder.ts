@@ -6,6 +6,7 @@ import type { ParameterModule } from '../layers/module';
 import type { Recurrent } from '../layers/recurrent';
 import type { Random } from '../random';
 import type { Tensor } from '../tensor';
+import { recurrent, run, runAsync, type Inference } from './inference';
 import { makeRecurrent } from './recurrent-factory';
 import { SequenceInput, type SequenceData } from './sequence-input';
 import type { InputSpec, RecurrentSpec } from './specs';
@@ -43,21 +44,19 @@ export class Encoder {
   async forward(sequences: readonly SequenceData[], options: {
     training: boolean; random?: Random; h0?: Tensor; c0?: Tensor;
   }): Promise<Encoded> {
-    const { x, lengths, steps, batch } = await this.input.encode(sequences, options.training);
     const dropoutSeed = options.training && options.random ? options.random.nextSafeInteger() : undefined;
-    const out = await this.rnn.forwardAsync(x, { lengths, training: options.training, dropoutSeed, h0: options.h0, c0: options.c0 });
-    return { memory: out.output, context: this.contextOf(out.hN, batch), lengths, steps, batch, hN: out.hN, cN: out.cN };
+    return runAsync(this.encode(sequences, { ...options, dropoutSeed }));
   }
 
-  /** One sequence, inference only, on the JS thread (prediction and decoding): memory [T,1,D*H], context [1,D*H]. */
-  encodeOne(sequence: SequenceData): { memory: Tensor; context: Float32Array } {
-    const { embedding, size } = this.input;
-    const T = sequence.length;
-    const x = embedding
-      ? embedding.forward(Int32Array.from(sequence as number[]), [T, 1])
-      : { data: Float32Array.from((sequence as number[][]).flat()), shape: [T, 1, size] };
-    const out = this.rnn.forward(x);
-    return { memory: out.output, context: this.contextOf(out.hN, 1) };
+  /** Pads, embeds and runs the stack over a batch of sequences (training and inference alike). */
+  *encode(sequences: readonly SequenceData[], options: {
+    training: boolean; dropoutSeed?: number; h0?: Tensor; c0?: Tensor;
+  }): Inference<Encoded> {
+    const { x, lengths, steps, batch } = yield* this.input.embed(sequences, options.training);
+    const out = yield* run(recurrent(this.rnn, x, {
+      lengths, training: options.training, dropoutSeed: options.dropoutSeed, h0: options.h0, c0: options.c0,
+    }));
+    return { memory: out.output, context: this.contextOf(out.hN, batch), lengths, steps, batch, hN: out.hN, cN: out.cN };
   }
 
   /** Gradients from the memory and/or the context back through the stack and the input. */

@@ -1,12 +1,14 @@
 // Generating token sequences from a decoder: greedy, sampling (temperature,
-// top-k, seeded) or beam search, for a batch of starting states.
+// top-k, seeded) or beam search, for a batch of starting states; and the
+// options every predict / generate takes.
 
 import { checkObject, checkPositiveInteger, checkSeed, describe } from '../check';
 import { valueError } from '../errors';
 import { Random } from '../random';
 import { beamSearch, sampleDecode, type Hypothesis, type StepDecoder } from './decoding';
+import type { Inference } from './inference';
 
-export interface GenerateOptions {
+export interface GenerateOptions extends BatchOptions {
   /** 'greedy' (default), 'sample' or 'beam'. */
   strategy?: 'greedy' | 'sample' | 'beam';
   /** Most tokens to produce, the end token excluded (default 50). */
@@ -55,21 +57,37 @@ export function checkGenerateOptions(value: unknown): Required<GenerateOptions> 
     seed: o.seed === undefined ? 0 : checkSeed('seed', o.seed),
     beamWidth,
     lengthPenalty,
+    batchSize: checkBatchOptions(o),
   };
+}
+
+const DEFAULT_BATCH = 64;
+
+export interface BatchOptions {
+  /** Inputs run together in one batch of native calls (default 64); results do not depend on it. */
+  batchSize?: number;
+}
+
+export function checkBatchOptions(value: unknown): number {
+  const o = checkObject('options', value ?? {});
+  return o.batchSize === undefined ? DEFAULT_BATCH : checkPositiveInteger('batchSize', o.batchSize, 1e6);
 }
 
 /** Most hypothesis tokens one beam search may keep per input (beamWidth x maxLength). */
 export const MAX_BEAM_TOKENS = 1_000_000;
 
-/** The best hypothesis for each of `batch` rows of `state`. */
-export function generateTokens<S>(stepper: StepDecoder<S>, state: S, batch: number,
-  tokens: { startToken: number; endToken: number }, options: Required<GenerateOptions>): Hypothesis[] {
-  const search = { ...tokens, maxLength: options.maxLength };
+/**
+ * The best hypothesis for each of `batch` rows of `state`. `inputIndices[b]` (the row's place among
+ * the caller's inputs) picks row b's sampling stream, so a sample does not depend on its batch.
+ */
+export function* generateTokens<S>(stepper: StepDecoder<S>, state: S, batch: number,
+  tokens: { startToken: number; endToken: number }, options: Required<GenerateOptions> & { attention?: boolean },
+  inputIndices: readonly number[]): Inference<Hypothesis[]> {
+  const search = { ...tokens, maxLength: options.maxLength, attention: options.attention };
   if (options.strategy === 'beam') {
-    return Array.from({ length: batch }, (_, b) => beamSearch(stepper, stepper.select(state, Int32Array.of(b)), {
-      ...search, width: options.beamWidth, lengthPenalty: options.lengthPenalty,
-    })[0]);
+    const ranked = yield* beamSearch(stepper, state, batch, { ...search, width: options.beamWidth, lengthPenalty: options.lengthPenalty });
+    return ranked.map((hypotheses) => hypotheses[0]);
   }
-  const random = options.strategy === 'sample' ? new Random(options.seed) : undefined;
-  return sampleDecode(stepper, state, batch, { ...search, temperature: options.temperature, topK: options.topK, random });
+  const randoms = options.strategy === 'sample' ? inputIndices.map((i) => Random.stream(options.seed, i)) : undefined;
+  return yield* sampleDecode(stepper, state, batch, { ...search, temperature: options.temperature, topK: options.topK, randoms });
 }

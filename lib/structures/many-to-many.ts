@@ -8,10 +8,11 @@ import { shapeError, typeError, valueError } from '../errors';
 import { Linear } from '../layers/linear';
 import type { Tensor } from '../tensor';
 import { stepMask } from '../blocks/batching';
-import { logSoftmax } from '../blocks/losses';
-import type { StepDecoder } from './decoding';
+import { inBatchesByLength } from './batches-by-length';
+import type { StepDecoder, Stepped } from './decoding';
 import { Encoder } from './encoder';
-import { checkGenerateOptions, generateTokens, type GenerateOptions } from './generation';
+import { checkBatchOptions, checkGenerateOptions, generateTokens, type BatchOptions, type GenerateOptions } from './generation';
+import { embed, linear, logProbabilities, recurrent, run, type Inference } from './inference';
 import { argmaxRows, classObjective, realObjective } from './objectives';
 import type { SequenceData } from './sequence-input';
 import { SequenceModel, type BatchResult, type TrainContext } from './sequence-model';
@@ -91,20 +92,17 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
     return this.run(batch, false, null);
   }
 
-  /** Per-step predictions: class ids (classes) or vectors (real), one forward pass per sequence (as in training). */
-  predict(inputs: readonly SequenceData[]): Array<number[] | number[][]> {
+  /** Per-step predictions: class ids (classes) or vectors (real), in batches of similar lengths on the JS thread. */
+  predict(inputs: readonly SequenceData[], options: BatchOptions = {}): Array<number[] | number[][]> {
     this.checkInputs(inputs);
-    const { embedding, size } = this.encoder.input;
-    const W = this.head.outFeatures;
-    return inputs.map((seq) => {
-      const T = seq.length;
-      const x = embedding
-        ? embedding.forward(Int32Array.from(seq as number[]), [T, 1])
-        : { data: Float32Array.from((seq as number[][]).flat()), shape: [T, 1, size] };
-      const y = this.head.forward(this.encoder.rnn.forward(x).output).data;
-      if (this.options.output.type === 'classes') return Array.from(argmaxRows(y, W));
-      return Array.from({ length: T }, (_, t) => Array.from(y.subarray(t * W, (t + 1) * W)));
-    });
+    return this.infer(this.predictAll(inputs, checkBatchOptions(options)));
+  }
+
+  /** Same as predict, on native worker threads. Calls on one model queue. */
+  async predictAsync(inputs: readonly SequenceData[], options: BatchOptions = {}): Promise<Array<number[] | number[][]>> {
+    this.checkInputs(inputs);
+    const batchSize = checkBatchOptions(options);
+    return this.inferAsync(() => this.predictAll(inputs, batchSize));
   }
 
   /**
@@ -112,47 +110,91 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
    * or a feature vector. Returns class probabilities (classes) or values (real) [B, width].
    */
   step(inputs: ReadonlyArray<number | readonly number[]>, state?: StreamState): { outputs: Float32Array; state: StreamState } {
-    this.assertStreamable('step');
-    if (!Array.isArray(inputs)) throw typeError(`inputs: expected an array (one step input per stream), got ${describe(inputs)}`);
-    this.checkInputs(inputs.map((s) => [s] as SequenceData));
-    const B = inputs.length;
-    const x = this.encoder.input.embedding
-      ? this.encoder.input.embedding.forward(Int32Array.from(inputs as number[]), [1, B])
-      : { data: Float32Array.from((inputs as number[][]).flat()), shape: [1, B, this.encoder.input.size] };
-    const out = this.encoder.rnn.forward(x, { h0: state?.h, c0: state?.c });
-    const y = this.head.forward(out.output);
-    const outputs = this.options.output.type === 'classes' ? softmaxOf(logSoftmax(y).data) : y.data;
-    return { outputs, state: { h: out.hN, c: out.cN } };
+    this.checkStep(inputs);
+    return this.infer(this.stepAll(inputs, state));
+  }
+
+  /** Same as step, on native worker threads. */
+  async stepAsync(inputs: ReadonlyArray<number | readonly number[]>, state?: StreamState): Promise<{ outputs: Float32Array; state: StreamState }> {
+    this.checkStep(inputs);
+    return this.inferAsync(() => this.stepAll(inputs, state));
   }
 
   /** Free-running generation from a prompt of token ids (token input and class output of one vocabulary). */
   generate(prompt: readonly number[], options: GenerateOptions & { endToken?: number } = {}): number[] {
+    const o = this.checkGenerate(prompt, options);
+    return this.infer(this.generateFrom(prompt, o));
+  }
+
+  /** Same as generate, on native worker threads. */
+  async generateAsync(prompt: readonly number[], options: GenerateOptions & { endToken?: number } = {}): Promise<number[]> {
+    const o = this.checkGenerate(prompt, options);
+    return this.inferAsync(() => this.generateFrom(prompt, o));
+  }
+
+  private checkStep(inputs: ReadonlyArray<number | readonly number[]>): void {
+    this.assertStreamable('step');
+    if (!Array.isArray(inputs)) throw typeError(`inputs: expected an array (one step input per stream), got ${describe(inputs)}`);
+    this.checkInputs(inputs.map((s) => [s] as SequenceData));
+  }
+
+  private checkGenerate(prompt: readonly number[], options: GenerateOptions & { endToken?: number }) {
     const spec = this.options;
     if (spec.input.type !== 'tokens' || spec.output.type !== 'classes' || spec.input.vocabSize !== spec.output.numClasses) {
       throw typeError('generate: needs token inputs and class outputs over the same vocabulary');
     }
     this.assertStreamable('generate');
     this.checkInputs([prompt]);
-    const o = checkGenerateOptions(options);
-    const endToken = options.endToken ?? -1;
+    return { ...checkGenerateOptions(options), endToken: options.endToken ?? -1 };
+  }
+
+  private *predictAll(inputs: readonly SequenceData[], batchSize: number): Inference<Array<number[] | number[][]>> {
+    return yield* inBatchesByLength(inputs, (seq) => seq.length, batchSize, (batch) => this.predictBatch(batch));
+  }
+
+  private *predictBatch(batch: SequenceData[]): Inference<Array<number[] | number[][]>> {
+    const W = this.head.outFeatures, classes = this.options.output.type === 'classes';
+    const enc = yield* this.encoder.encode(batch, { training: false });
+    const y = (yield* run(linear(this.head, enc.memory))).data;  // [T, B, W]
+    const row = (t: number, b: number) => y.subarray((t * enc.batch + b) * W, (t * enc.batch + b + 1) * W);
+    return batch.map((seq, b) => (classes
+      ? Array.from({ length: seq.length }, (_, t) => argmaxRows(row(t, b), W)[0])
+      : Array.from({ length: seq.length }, (_, t) => Array.from(row(t, b)))));
+  }
+
+  private *stepAll(inputs: ReadonlyArray<number | readonly number[]>, state?: StreamState): Inference<{ outputs: Float32Array; state: StreamState }> {
+    const B = inputs.length;
+    const x = this.encoder.input.embedding
+      ? yield* run(embed(this.encoder.input.embedding, Int32Array.from(inputs as number[]), [1, B]))
+      : { data: Float32Array.from((inputs as number[][]).flat()), shape: [1, B, this.encoder.input.size] };
+    const out = yield* run(recurrent(this.encoder.rnn, x, { h0: state?.h, c0: state?.c }));
+    const y = yield* run(linear(this.head, out.output));
+    const outputs = this.options.output.type === 'classes' ? (yield* run(logProbabilities(y))).data.map(Math.exp) : y.data;
+    return { outputs, state: { h: out.hN, c: out.cN } };
+  }
+
+  /** Reads the prompt but its last token in one forward, then decodes from its last token. */
+  private *generateFrom(prompt: readonly number[], o: Required<GenerateOptions> & { endToken: number }): Inference<number[]> {
     let state: StreamState | undefined;
-    for (const token of prompt.slice(0, -1)) state = this.step([token], state).state;
+    if (prompt.length > 1) {
+      const head = yield* this.encoder.encode([prompt.slice(0, -1)], { training: false });
+      state = { h: head.hN, c: head.cN };
+    }
     const stepper: StepDecoder<StreamState | undefined> = {
-      vocabSize: spec.output.numClasses,
-      step: (tokens, s) => {
-        const r = this.stepLogits(tokens, s);
-        return { logProbs: r.logProbs, state: r.state };
-      },
+      vocabSize: this.head.outFeatures,
+      step: (tokens, s) => this.stepLogits(tokens, s),
       select: (s, rows) => s && { h: selectBatch(s.h, rows), c: s.c && selectBatch(s.c, rows) },
+      reorder: (s, rows) => s && { h: selectBatch(s.h, rows), c: s.c && selectBatch(s.c, rows) },
     };
-    const [best] = generateTokens(stepper, state, 1, { startToken: prompt[prompt.length - 1], endToken }, o);
+    const [best] = yield* generateTokens(stepper, state, 1, { startToken: prompt[prompt.length - 1], endToken: o.endToken }, o, [0]);
     return best.tokens;
   }
 
-  private stepLogits(tokens: Int32Array, state: StreamState | undefined): { logProbs: Float32Array; state: StreamState } {
-    const x = this.encoder.input.embedding!.forward(tokens, [1, tokens.length]);
-    const out = this.encoder.rnn.forward(x, { h0: state?.h, c0: state?.c });
-    return { logProbs: logSoftmax(this.head.forward(out.output)).data, state: { h: out.hN, c: out.cN } };
+  private *stepLogits(tokens: Int32Array, state: StreamState | undefined): Inference<Stepped<StreamState | undefined>> {
+    const x = yield* run(embed(this.encoder.input.embedding!, tokens, [1, tokens.length]));
+    const out = yield* run(recurrent(this.encoder.rnn, x, { h0: state?.h, c0: state?.c }));
+    const logits = yield* run(linear(this.head, out.output));
+    return { logProbs: (yield* run(logProbabilities(logits))).data, state: { h: out.hN, c: out.cN } };
   }
 
   /** A bidirectional stack reads each sequence from both ends, so it cannot run one step at a time. */
@@ -225,8 +267,4 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
     batch.forEach((e, b) => (e.target as number[][]).forEach((v, s) => t.set(v, (s * B + b) * out.size)));
     return t;
   }
-}
-
-function softmaxOf(logProbs: Float32Array): Float32Array {
-  return logProbs.map((v) => Math.exp(v));
 }

@@ -5,8 +5,10 @@
 import { checkObject, checkSeed, describe } from '../check';
 import { typeError, valueError } from '../errors';
 import { Linear } from '../layers/linear';
-import { logSoftmax } from '../blocks/losses';
+import { inBatchesByLength } from './batches-by-length';
 import { Encoder } from './encoder';
+import { checkBatchOptions, type BatchOptions } from './generation';
+import { linear, logProbabilities, run, type Inference } from './inference';
 import { argmaxRows, classObjective, realObjective } from './objectives';
 import type { SequenceData } from './sequence-input';
 import { SequenceModel, type BatchResult, type TrainContext } from './sequence-model';
@@ -80,23 +82,49 @@ export class ManyToOne extends SequenceModel<ManyToOneExample> {
     return this.run(batch, false, null);
   }
 
-  /** Class probabilities [numClasses] (classes) or the predicted vector (real), per input. */
-  predictProba(inputs: readonly SequenceData[]): number[][] {
-    if (!Array.isArray(inputs)) throw typeError(`inputs: expected an array of sequences, got ${describe(inputs)}`);
-    if (inputs.length === 0) return [];
-    inputs.forEach((seq, i) => this.encoder.input.check(`inputs[${i}]`, seq));
-    return inputs.map((seq) => {  // one at a time: no padding, exact last step
-      const { context } = this.encoder.encodeOne(seq);
-      const y = this.head.forward({ data: context, shape: [1, this.encoder.outputSize] });
-      return Array.from(this.options.output.type === 'classes' ? logSoftmax(y).data.map(Math.exp) : y.data);
-    });
+  /** Class probabilities [numClasses] (classes) or the predicted vector (real), per input; batched on the JS thread. */
+  predictProba(inputs: readonly SequenceData[], options: BatchOptions = {}): number[][] {
+    const batchSize = this.checkPredict(inputs, options);
+    return this.infer(this.probabilities(inputs, batchSize));
+  }
+
+  /** Same as predictProba, on native worker threads. Calls on one model queue. */
+  async predictProbaAsync(inputs: readonly SequenceData[], options: BatchOptions = {}): Promise<number[][]> {
+    const batchSize = this.checkPredict(inputs, options);
+    return this.inferAsync(() => this.probabilities(inputs, batchSize));
   }
 
   /** Class ids (classes) or vectors (real). */
-  predict(inputs: readonly SequenceData[]): Array<number | number[]> {
-    const proba = this.predictProba(inputs);
+  predict(inputs: readonly SequenceData[], options: BatchOptions = {}): Array<number | number[]> {
+    return this.decide(this.predictProba(inputs, options));
+  }
+
+  /** Same as predict, on native worker threads. */
+  async predictAsync(inputs: readonly SequenceData[], options: BatchOptions = {}): Promise<Array<number | number[]>> {
+    return this.decide(await this.predictProbaAsync(inputs, options));
+  }
+
+  private decide(proba: number[][]): Array<number | number[]> {
     if (this.options.output.type !== 'classes') return proba;
     return proba.map((p) => argmaxRows(Float32Array.from(p), p.length)[0]);
+  }
+
+  private checkPredict(inputs: readonly SequenceData[], options: BatchOptions): number {
+    if (!Array.isArray(inputs)) throw typeError(`inputs: expected an array of sequences, got ${describe(inputs)}`);
+    inputs.forEach((seq, i) => this.encoder.input.check(`inputs[${i}]`, seq));
+    return checkBatchOptions(options);
+  }
+
+  private *probabilities(inputs: readonly SequenceData[], batchSize: number): Inference<number[][]> {
+    return yield* inBatchesByLength(inputs, (seq) => seq.length, batchSize, (batch) => this.probabilitiesOf(batch));
+  }
+
+  private *probabilitiesOf(batch: SequenceData[]): Inference<number[][]> {
+    const enc = yield* this.encoder.encode(batch, { training: false });
+    const W = this.head.outFeatures;
+    const y = yield* run(linear(this.head, { data: enc.context, shape: [enc.batch, this.encoder.outputSize] }));
+    const values = this.options.output.type === 'classes' ? (yield* run(logProbabilities(y))).data.map(Math.exp) : y.data;
+    return batch.map((_, b) => Array.from(values.subarray(b * W, (b + 1) * W)));
   }
 
   private async run(batch: ManyToOneExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {

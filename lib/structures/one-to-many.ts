@@ -9,7 +9,10 @@ import { shapeError, typeError, valueError } from '../errors';
 import { Embedding } from '../layers/embedding';
 import type { ParameterModule } from '../layers/module';
 import { ConditionedDecoder } from './conditioned-decoder';
+import { inBatchesByLength } from './batches-by-length';
+import type { Hypothesis } from './decoding';
 import { checkGenerateOptions, generateTokens, type GenerateOptions } from './generation';
+import { embed, run, type Inference } from './inference';
 import { SequenceModel, type BatchResult, type TrainContext } from './sequence-model';
 import { checkRecurrentSpec, checkTokenOutputSpec, type RecurrentSpec, type TokenOutputSpec } from './specs';
 import { runDecoder, type DecoderSource } from './token-decoder';
@@ -89,14 +92,36 @@ export class OneToMany extends SequenceModel<OneToManyExample> {
     return this.run(batch, false, null);
   }
 
-  /** A generated token sequence (end token excluded) and its log-probability, per input. */
+  /** A generated token sequence (end token excluded) and its log-probability, per input, in batches on the JS thread. */
   generate(inputs: ReadonlyArray<number | readonly number[]>, options: GenerateOptions = {}): Array<{ tokens: number[]; logProb: number }> {
+    const o = this.checkGenerate(inputs, options);
+    return this.infer(this.generateAll(inputs, o));
+  }
+
+  /** Same as generate, on native worker threads: the event loop stays free. Calls on one model queue. */
+  async generateAsync(inputs: ReadonlyArray<number | readonly number[]>, options: GenerateOptions = {}): Promise<Array<{ tokens: number[]; logProb: number }>> {
+    const o = this.checkGenerate(inputs, options);
+    return this.inferAsync(() => this.generateAll(inputs, o));
+  }
+
+  private checkGenerate(inputs: ReadonlyArray<number | readonly number[]>, options: GenerateOptions): Required<GenerateOptions> {
     if (!Array.isArray(inputs)) throw typeError(`inputs: expected an array, got ${describe(inputs)}`);
     inputs.forEach((v, i) => this.checkInput(`inputs[${i}]`, v));
-    const o = checkGenerateOptions(options);
-    if (inputs.length === 0) return [];
-    const source = this.sourceSync(inputs);
-    return generateTokens(this.decoder.stepper, this.decoder.start(source), inputs.length, this.output, o);
+    return checkGenerateOptions(options);
+  }
+
+  private *generateAll(inputs: ReadonlyArray<number | readonly number[]>, o: Required<GenerateOptions>): Inference<Hypothesis[]> {
+    // Every input starts alike, so batches follow the input order.
+    return yield* inBatchesByLength(inputs, () => 0, o.batchSize, (batch, indices) => this.generateBatch(batch, indices, o));
+  }
+
+  private *generateBatch(batch: Array<number | readonly number[]>, indices: number[], o: Required<GenerateOptions>): Inference<Hypothesis[]> {
+    const B = batch.length;
+    const context = this.conditionEmbedding
+      ? (yield* run(embed(this.conditionEmbedding, Int32Array.from(batch as number[]), [B]))).data
+      : Float32Array.from((batch as number[][]).flat());
+    const state = yield* this.decoder.start({ batch: B, context });
+    return yield* generateTokens(this.decoder.stepper, state, B, this.output, o, indices);
   }
 
   private async run(batch: OneToManyExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
@@ -113,14 +138,6 @@ export class OneToMany extends SequenceModel<OneToManyExample> {
       await this.conditionEmbedding.backwardAsync({ data: r.grads!.dContext, shape: [B, this.decoder.contextSize] });
     }
     return { loss: r.loss, count: r.count };
-  }
-
-  private sourceSync(inputs: ReadonlyArray<number | readonly number[]>): DecoderSource {
-    const B = inputs.length;
-    const context = this.conditionEmbedding
-      ? this.conditionEmbedding.forward(Int32Array.from(inputs as number[]), [B]).data
-      : Float32Array.from((inputs as number[][]).flat());
-    return { batch: B, context };
   }
 
   private checkInput(name: string, value: unknown): void {

@@ -8,6 +8,7 @@ import { Embedding } from '../layers/embedding';
 import type { ParameterModule } from '../layers/module';
 import type { Tensor } from '../tensor';
 import { padFeatures, padTokens } from '../blocks/batching';
+import { embed, run, runAsync, type Inference } from './inference';
 import type { InputSpec } from './specs';
 
 /** One input sequence: token ids, or one feature vector per step. */
@@ -67,15 +68,20 @@ export class SequenceInput {
     }
   }
 
-  async encode(sequences: readonly SequenceData[], training: boolean): Promise<EncodedInput> {
+  /** Pads the batch and embeds it: x [T, B, F] and each sequence's length. */
+  *embed(sequences: readonly SequenceData[], training: boolean): Inference<EncodedInput> {
     const batch = sequences.length;
     if (this.embedding) {
       const { ids, lengths, steps } = padTokens(sequences as ReadonlyArray<readonly number[]>);
-      const x = await this.embedding.forwardAsync(ids, [steps, batch], { training });
+      const x = yield* run(embed(this.embedding, ids, [steps, batch], training));
       return { x, lengths, steps, batch };
     }
     const { data, lengths, steps } = padFeatures(sequences as ReadonlyArray<ReadonlyArray<readonly number[]>>, this.size);
     return { x: { data, shape: [steps, batch, this.size] }, lengths, steps, batch };
+  }
+
+  encode(sequences: readonly SequenceData[], training: boolean): Promise<EncodedInput> {
+    return runAsync(this.embed(sequences, training));
   }
 
   /** Accumulates the embedding's gradient from d(x); nothing to do for features. */

@@ -8,6 +8,7 @@ import { ModelLock } from '../layers/model-lock';
 import { elementCount, type ParameterModule } from '../layers/module';
 import { writeModelFile } from '../io/model-format';
 import { Random } from '../random';
+import { runAsync, runSync, type Inference } from './inference';
 import { evaluateLoss, fit, type FitHistory, type FitOptions } from '../train/fit';
 import type { Tensor } from '../tensor';
 import type { BatchResult, Trainable, TrainContext } from '../train/trainable';
@@ -144,5 +145,20 @@ export abstract class SequenceModel<Example> implements Trainable<Example> {
   /** Marks the model busy for one async operation (training, evaluation); overlapping calls are refused. */
   async exclusive<T>(work: () => Promise<T>): Promise<T> {
     return this.lock.run(work);
+  }
+
+  /** Runs an inference on the JS thread; refused while the model trains or an async inference runs. */
+  protected infer<T>(work: Inference<T>): T {
+    this.lock.assertAccess();
+    return runSync(work);
+  }
+
+  /**
+   * Runs an inference on native worker threads. A model's async inferences queue and run one after
+   * another (their layers share step workspaces); one made while the model trains is refused, except
+   * from inside the training's own callbacks.
+   */
+  protected inferAsync<T>(work: () => Inference<T>): Promise<T> {
+    return this.lock.queue(() => runAsync(work()));
   }
 }

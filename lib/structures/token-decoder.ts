@@ -6,6 +6,7 @@ import type { Random } from '../random';
 import type { Tensor } from '../tensor';
 import { padTokens, stepMask } from '../blocks/batching';
 import type { StepDecoder } from './decoding';
+import type { Inference } from './inference';
 import { argmaxRows, classObjective } from './objectives';
 
 /** What conditions a decoder: a context per sequence and, for attention, the encoder's memory. */
@@ -42,7 +43,7 @@ export interface TokenDecoder<State> {
   /** Through the last training forward: gradients for the source. */
   backward(dLogits: Tensor): Promise<{ dContext: Float32Array; dMemory?: Tensor }>;
   /** Decoding state before the first step. */
-  start(source: DecoderSource): State;
+  start(source: DecoderSource): Inference<State>;
   readonly stepper: StepDecoder<State>;
 }
 

@@ -68,44 +68,9 @@ function encodeWord(word: string, letters: Vocabulary): number[] {
 
 const DECODE_BATCH = 64, MAX_PHONEMES = 40;
 
-/**
- * Greedy decoding of many words at once (the same choices as model.predict's greedy
- * decoding, a batch per native call instead of one word): words sorted by length, in
- * batches, each row stopping at its end token. Returns tokens and attention per word.
- */
-async function greedyDecode(model: EncoderDecoder, inputs: readonly number[][]): Promise<Translation[]> {
-  const order = inputs.map((_, i) => i).sort((a, b) => inputs[a].length - inputs[b].length || a - b);
-  const out: Translation[] = new Array(inputs.length);
-  const end = 1;
-  for (let from = 0; from < order.length; from += DECODE_BATCH) {
-    const rows = order.slice(from, from + DECODE_BATCH);
-    const B = rows.length;
-    const enc = await model.encoder.forward(rows.map((i) => inputs[i]), { training: false });
-    let state = model.decoder.start({ batch: B, context: enc.context, memory: enc.memory, sourceLengths: enc.lengths });
-    const results: Translation[] = rows.map(() => ({ tokens: [], logProb: 0, attention: [] }));
-    const done = new Array<boolean>(B).fill(false);
-    let tokens = new Int32Array(B);  // start token 0
-    const V = model.decoder.vocabSize, N = enc.steps;
-    for (let t = 0; t < MAX_PHONEMES && done.includes(false); t++) {
-      const r = model.decoder.stepper.step(tokens, state);
-      state = r.state;
-      const weights = (state as { weights?: { data: Float32Array } }).weights!.data;
-      tokens = new Int32Array(B);
-      for (let b = 0; b < B; b++) {
-        let best = 0;
-        for (let v = 1; v < V; v++) if (r.logProbs[b * V + v] > r.logProbs[b * V + best]) best = v;
-        tokens[b] = best;
-        if (done[b]) continue;
-        const res = results[b];
-        res.attention!.push(Array.from(weights.subarray(b * N, b * N + enc.lengths[b])));
-        res.logProb += r.logProbs[b * V + best];
-        if (best === end) done[b] = true;
-        else res.tokens.push(best);
-      }
-    }
-    rows.forEach((i, b) => { out[i] = results[b]; });
-  }
-  return out;
+/** Greedy decoding with attention weights, batched by length, off the event loop. */
+function greedyDecode(model: EncoderDecoder, inputs: readonly number[][]): Promise<Translation[]> {
+  return model.predictAsync(inputs, { maxLength: MAX_PHONEMES, batchSize: DECODE_BATCH, attention: true });
 }
 
 async function scoreWords(model: EncoderDecoder, words: readonly Word[], letters: Vocabulary, phonemes: Vocabulary) {
@@ -234,14 +199,16 @@ export const g2p: Task<EncoderDecoder, EncoderDecoderExample, G2PState> = {
     const phonemes = Vocabulary.fromJSON(state.phonemes, 'phonemes');
     const outputs: Output[] = [];
     const maps: Heatmap[] = [];
-    for (const word of inputs) {
-      const ids = encodeWord(word, letters);
-      const [greedy] = await greedyDecode(model, [ids]);
-      const t = options.beam && options.beam > 1 ? model.predict([ids], { strategy: 'beam', beamWidth: options.beam, maxLength: 40 })[0] : greedy;
-      const phones = phonemes.decode(t.tokens);
-      outputs.push({ text: `${word}\t${phones.join(' ')}`, json: { input: word, phonemes: phones, logProb: t.logProb } });
-      maps.push(heatmapOf(word.trim().toLowerCase(), greedy, phonemes));
-    }
+    const ids = inputs.map((word) => encodeWord(word, letters));
+    const greedy = await greedyDecode(model, ids);
+    const chosen = options.beam && options.beam > 1
+      ? await model.predictAsync(ids, { strategy: 'beam', beamWidth: options.beam, maxLength: MAX_PHONEMES, batchSize: DECODE_BATCH })
+      : greedy;
+    inputs.forEach((word, k) => {
+      const phones = phonemes.decode(chosen[k].tokens);
+      outputs.push({ text: `${word}\t${phones.join(' ')}`, json: { input: word, phonemes: phones, logProb: chosen[k].logProb } });
+      maps.push(heatmapOf(word.trim().toLowerCase(), greedy[k], phonemes));
+    });
     if (options.picturesDir) {
       const files = writePicture(join(options.picturesDir, 'attention.svg'), heatmapsSvg(maps, 'g2p attention: which letters each phoneme reads'));
       outputs.push({ text: `attention heatmaps: ${files.join(', ')}`, json: { pictures: files } });
