@@ -9,6 +9,26 @@ import * as readline from 'node:readline';
 
 export interface TorchInfo { torch: string; openblas: string | null; python: string; rss_kib: number }
 
+/** Op 'decode': PyTorch's batched inference of an rnnkit EncoderDecoder file (see torch_worker.py). */
+export interface DecodeRequest {
+  /** Path of a model written by EncoderDecoder.save (attention 'bahdanau', 1-layer bidirectional GRU/LSTM encoder). */
+  model: string;
+  sources: ReadonlyArray<readonly number[]>;
+  strategy: 'greedy' | 'beam';
+  /** Defaults as in rnnkit's predict: beamWidth 5, lengthPenalty 1, maxLength 50; batchSize 64. */
+  beamWidth?: number;
+  lengthPenalty?: number;
+  maxLength?: number;
+  batchSize?: number;
+}
+
+export interface DecodeInfo {
+  sources: number; encoder: 'gru' | 'lstm'; decoder: 'gru' | 'lstm'; bridge: boolean; hidden: number; attention: number;
+}
+
+/** Op 'tokens': the translations of the last 'predict' run, in source order (end token excluded). */
+export interface DecodeTokens { tokens: number[][]; logProbs: number[] }
+
 export const PYTHON = process.env.RNNKIT_BENCH_PYTHON ?? '/usr/bin/python3';
 export const WORKER = path.join(__dirname, '..', '..', 'bench', 'torch_worker.py');
 /** Environment the PyTorch process runs with (printed in the results). */
@@ -56,6 +76,19 @@ export class TorchClient {
   async run(id: string, pass: string, runs = 1): Promise<number[]> {
     return (await this.request({ op: 'run', id, pass, runs })).ms as number[];
   }
+
+  /** Loads the model and sources as case `id`; then `run(id, 'predict', runs)` times full decodes. */
+  async decode(id: string, req: DecodeRequest): Promise<DecodeInfo> {
+    const { ok: _ok, ...info } = await this.request({ op: 'decode', id, ...req });
+    return info as unknown as DecodeInfo;
+  }
+
+  async tokens(id: string): Promise<DecodeTokens> {
+    const r = await this.request({ op: 'tokens', id });
+    return { tokens: r.tokens as number[][], logProbs: r.logProbs as number[] };
+  }
+
+  async drop(id: string): Promise<void> { await this.request({ op: 'drop', id }); }
 
   async close(): Promise<void> {
     await this.request({ op: 'quit' });
