@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EncoderDecoder, setNumThreads, type EncoderDecoderExample, type Translation } from '../lib';
+import { runSync } from '../lib/structures/inference';
 import { median } from './stats';
 import { SEQ2SEQ } from './seq2seq';
 import { TorchClient, type DecodeRequest, type DecodeTokens } from './torch-client';
@@ -62,19 +63,21 @@ function makeModel(v: Variant, vin: number, vout: number, seed: number): Encoder
   });
 }
 
-/** rnnkit's log-probabilities of `tokens` + end for one source, step by step (the predict path). */
+/** rnnkit's log-probabilities of `tokens` + end for one source, step by step (the predict path's internals). */
 function forcedLogProbs(model: EncoderDecoder, source: number[], tokens: number[]): Float32Array[] {
-  const { memory, context } = model.encoder.encodeOne(source);
-  let state = model.decoder.start({ batch: 1, context, memory, sourceLengths: Int32Array.of(source.length) });
-  const rows: Float32Array[] = [];
-  let previous = START;
-  for (const token of [...tokens, END]) {
-    const r = model.decoder.stepper.step(Int32Array.of(previous), state);
-    rows.push(r.logProbs);
-    state = r.state;
-    previous = token;
-  }
-  return rows;
+  return runSync((function* () {
+    const enc = yield* model.encoder.encode([source], { training: false });
+    let state = yield* model.decoder.start({ batch: 1, context: enc.context, memory: enc.memory, sourceLengths: enc.lengths });
+    const rows: Float32Array[] = [];
+    let previous = START;
+    for (const token of [...tokens, END]) {
+      const r = yield* model.decoder.stepper.step(Int32Array.of(previous), state);
+      rows.push(r.logProbs);
+      state = r.state;
+      previous = token;
+    }
+    return rows;
+  })());
 }
 
 function topTwoGap(row: Float32Array): number {

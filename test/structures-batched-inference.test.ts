@@ -152,9 +152,11 @@ describe('structures: batched inference', function () {
     // so one row's numbers cannot depend on the others and both searches add the same floats in the same order.
     interface ToyState { inputs: Int32Array; histories: number[][] }
     const V = 6, END = 1;
+    let stepsRun = 0;
     const toy: StepDecoder<ToyState> = {
       vocabSize: V,
       *step(tokens: Int32Array, state: ToyState): Inference<{ logProbs: Float32Array; state: ToyState }> {
+        stepsRun++;
         const histories = state.histories.map((h, r) => [...h, tokens[r]]);
         const logProbs = new Float32Array(tokens.length * V);
         histories.forEach((h, r) => {
@@ -170,7 +172,7 @@ describe('structures: batched inference', function () {
       reorder: (s, rows) => ({ inputs: s.inputs, histories: Array.from(rows, (r) => s.histories[r]) }),
     };
 
-    /** The textbook search for one input, one hypothesis per row, no fixed slots. */
+    /** The textbook search for one input, one hypothesis per row, no fixed slots, always to maxLength. */
     function reference(input: number, width: number, maxLength: number, alpha: number) {
       let beams = [{ tokens: [] as number[], logProb: 0 }];
       let state: ToyState = { inputs: Int32Array.of(input), histories: [[]] };
@@ -199,12 +201,25 @@ describe('structures: batched inference', function () {
     }
 
     for (const [width, maxLength, alpha] of [[1, 8, 1], [3, 8, 1], [4, 5, 0], [6, 10, 0.7]]) {
-      it(`width ${width}, maxLength ${maxLength}, alpha ${alpha}: every input's ranked hypotheses equal the one-input search`, function () {
+      it(`width ${width}, maxLength ${maxLength}, alpha ${alpha}: every input's best hypothesis is the full one-input search's`, function () {
         const inputs = randomTokens(testRandom(width * 10 + maxLength), 17, 0, 1000);
         const initial: ToyState = { inputs: Int32Array.from(inputs), histories: inputs.map(() => []) };
         const batched = runSync(beamSearch(toy, initial, inputs.length, { startToken: 0, endToken: END, maxLength, width, lengthPenalty: alpha }));
-        inputs.forEach((input, b) => assert.deepEqual(batched[b], reference(input, width, maxLength, alpha), `input ${b}`));
+        inputs.forEach((input, b) => assert.deepEqual(batched[b][0], reference(input, width, maxLength, alpha)[0], `input ${b}`));
       });
     }
+
+    it('stops an input once no live beam can overtake its best finished one, and not before', function () {
+      const maxLength = 30, width = 3;
+      const inputs = randomTokens(testRandom(77), 12, 0, 1000);
+      const steps = inputs.map((input) => {
+        const before = stepsRun;
+        const [best] = runSync(beamSearch(toy, { inputs: Int32Array.of(input), histories: [[]] }, 1,
+          { startToken: 0, endToken: END, maxLength, width, lengthPenalty: 1 }))[0];
+        assert.deepEqual(best, reference(input, width, maxLength, 1)[0], `input ${input}`);
+        return stepsRun - before;
+      });
+      assert.ok(steps.some((n) => n < maxLength), `steps per input: ${steps.join(', ')}`);
+    });
   });
 });

@@ -88,7 +88,9 @@ interface Beam extends Hypothesis {
  * their outputs are ignored. Per input: each live beam proposes its `width` best next tokens, the
  * `width` best of all proposals survive (finished hypotheses take beam slots too, so width 1 is exactly
  * greedy decoding), and finished ones are ranked by logProb / length^alpha (alpha = lengthPenalty; the
- * end token counts in the length). Returns each input's hypotheses, best first.
+ * end token counts in the length). An input's search stops once no live beam can overtake its best
+ * finished hypothesis. Returns each input's hypotheses, best first (the first is the search's answer;
+ * the rest are those found before it stopped).
  */
 export function* beamSearch<S>(decoder: StepDecoder<S>, initial: S, batch: number, options: SearchOptions & {
   width: number; lengthPenalty?: number;
@@ -99,6 +101,11 @@ export function* beamSearch<S>(decoder: StepDecoder<S>, initial: S, batch: numbe
   const start = (b: number): Beam => ({ tokens: [], logProb: 0, row: b * W, ...(options.attention ? { attention: [] } : {}) });
   let beams: Beam[][] = Array.from({ length: batch }, (_, b) => [start(b)]);
   const finished: Array<Array<{ h: Hypothesis; score: number }>> = Array.from({ length: batch }, () => []);
+  // A live beam's logProb only falls and its score's divisor is at most maxLength^alpha, so once no live
+  // beam could reach the best finished score even then, searching on cannot change the winner.
+  const bound = Math.pow(Math.max(1, options.maxLength), alpha);
+  const cannotBeatFinished = (live: readonly Beam[], done: ReadonlyArray<{ score: number }>) => done.length > 0 &&
+    live.every((h) => h.logProb / bound <= Math.max(...done.map((d) => d.score)));
   let state = decoder.select(initial, Int32Array.from({ length: batch * W }, (_, r) => Math.floor(r / W)));
   for (let t = 0; t < options.maxLength && beams.some((live) => live.length > 0); t++) {
     const last = new Int32Array(batch * W).fill(options.startToken);
@@ -128,7 +135,7 @@ export function* beamSearch<S>(decoder: StepDecoder<S>, initial: S, batch: numbe
       }
       // Spare rows follow the first live beam, so every row keeps a valid state.
       for (let k = next.length; k < W && next.length > 0; k++) parents[b * W + k] = parents[b * W];
-      return next;
+      return cannotBeatFinished(next, finished[b]) ? [] : next;
     });
     state = decoder.reorder(stepped.state, parents);
   }
