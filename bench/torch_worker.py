@@ -337,7 +337,8 @@ def beam_batch(model, encoded, width, alpha, max_length):
     sequence pooled in (beam, rank) order and stably sorted by accumulated logProb; the best `width`
     kept. An end-token candidate finishes with score logProb / max(1, len+1)^alpha (len: tokens
     without end) and still takes its slot, which stays empty for the next step; the others continue.
-    At max_length the live beams finish with logProb / max(1, len)^alpha. Result: the best score,
+    At max_length the live beams finish with logProb / max(1, len)^alpha. A sequence stops once no
+    live beam's logProb / max_length^alpha reaches its best finished score. Result: the best score,
     the earliest finished on ties. A sequence leaves the batch once all its slots are empty."""
     memory, keys, mask, state = encoded
     B = memory.shape[0]
@@ -363,6 +364,10 @@ def beam_batch(model, encoded, width, alpha, max_length):
         best.offer(seqs, cand_lp.masked_fill(~ended, float("-inf")) / max(1, t + 1) ** alpha, cand_lp, rows, history)
         live = real & ~ended
         log_prob = cand_lp.masked_fill(~live, float("-inf"))
+        # A sequence stops once no live beam could overtake its best finished hypothesis.
+        hopeless = (log_prob / max(1, max_length) ** alpha).max(dim=1).values <= best.score[seqs]
+        live = live & ~hopeless.unsqueeze(1)
+        log_prob = log_prob.masked_fill(~live, float("-inf"))
         flat = rows.reshape(-1)
         state = select_rows(state, flat)
         history = torch.cat([history.index_select(0, flat), token.reshape(-1, 1)], dim=1)
