@@ -3,7 +3,6 @@
 // s_i = cell([x_i ; c_i], s_{i-1}), output_i = [s_i ; c_i].
 // Scores: 'bahdanau' v.tanh(W_q s + W_k h_j + b_k); 'luong-dot' s.h_j; 'luong-general' s.(W h_j).
 
-import { BusyGuard } from '../busy';
 import { checkBoolean, checkLengths, checkObject, checkPositiveInteger, checkTensor, describe } from '../check';
 import { RnnkitError, shapeError, typeError, valueError } from '../errors';
 import { native, NativeCell, NativeScore, type NativeDecoderShape } from '../native';
@@ -89,7 +88,6 @@ export class AttentionDecoder extends ParameterModule {
   private recorded: Recorded | null = null;
   private stepWorkspace: { key: string; data: Float32Array; keysOf: Float32Array | null } | null = null;
   private sharedWorkspace: Float32Array | null = null;
-  private readonly busy = new BusyGuard('decoder');
 
   constructor(options: AttentionDecoderOptions) {
     const o = checkObject('AttentionDecoder options', options);
@@ -120,7 +118,7 @@ export class AttentionDecoder extends ParameterModule {
     } else if (attention === 'luong-general') {
       specs.push(['attention.weight', [H, E]]);
     }
-    super(specs);
+    super(specs, 'decoder');
     this.cell = cell;
     this.inputSize = X;
     this.memorySize = E;
@@ -221,11 +219,6 @@ export class AttentionDecoder extends ParameterModule {
   /** A step that computed keys (no reuseKeys) leaves those of `memory` in the workspace. */
   private keysFrom(reused: boolean, memory: Tensor): void {
     if (!reused && this.stepWorkspace) this.stepWorkspace.keysOf = memory.data;
-  }
-
-  protected override assertIdle(): void {
-    super.assertIdle();
-    this.busy.assertIdle();
   }
 
   protected override onParametersLoaded(): void {

@@ -1,7 +1,6 @@
 // Embedding table, PyTorch's nn.Embedding: ids [...shape] -> rows [...shape, E],
 // with padding_idx (that row starts at zero and never receives a gradient).
 
-import { BusyGuard } from '../busy';
 import { checkBoolean, checkObject, checkPositiveInteger, checkSeed, checkTensor, describe, formatShape } from '../check';
 import { RnnkitError, shapeError, typeError, valueError } from '../errors';
 import { native } from '../native';
@@ -31,7 +30,6 @@ export class Embedding extends ParameterModule {
   readonly paddingIdx: number | null;
 
   private readonly random: Random;
-  private readonly busy = new BusyGuard('layer');
   private recorded: { ids: Int32Array; shape: number[] } | null = null;
 
   constructor(options: EmbeddingOptions) {
@@ -88,11 +86,6 @@ export class Embedding extends ParameterModule {
 
   async backwardAsync(dOut: Tensor): Promise<void> {
     await this.busy.track(native.embeddingBackwardAsync(...this.prepareBackward(dOut)));
-  }
-
-  protected override assertIdle(): void {
-    super.assertIdle();
-    this.busy.assertIdle();
   }
 
   private prepareForward(ids: Int32Array, shape: number[], options: EmbeddingForwardOptions) {

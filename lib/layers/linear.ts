@@ -1,7 +1,6 @@
 // Fully connected layer, PyTorch's nn.Linear: y = x W^T + b over any leading
 // dims ([..., in] -> [..., out]), one native GEMM per pass.
 
-import { BusyGuard } from '../busy';
 import { checkBoolean, checkObject, checkPositiveInteger, checkSeed, checkTensor } from '../check';
 import { RnnkitError } from '../errors';
 import { native } from '../native';
@@ -31,7 +30,6 @@ export class Linear extends ParameterModule {
   readonly bias: boolean;
 
   private readonly random: Random;
-  private readonly busy = new BusyGuard('layer');
   // The last training input, copied: callers may reuse their buffer before backward.
   private saved = new Float32Array(0);
   private recorded: { shape: number[]; rows: number } | null = null;
@@ -87,11 +85,6 @@ export class Linear extends ParameterModule {
     const call = this.prepareBackward(dy);
     await this.busy.track(native.linearBackwardAsync(...call.args));
     return call.result;
-  }
-
-  protected override assertIdle(): void {
-    super.assertIdle();
-    this.busy.assertIdle();
   }
 
   protected override onParametersLoaded(): void {

@@ -7,6 +7,7 @@
 // such as onBatchEnd/onEpochEnd) keeps access: AsyncLocalStorage tells them apart.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { BusyGuard } from '../busy';
 import { RnnkitError } from '../errors';
 
 const inside = new AsyncLocalStorage<ReadonlySet<ModelLock>>();
@@ -17,8 +18,12 @@ export class ModelLock {
   private queueing = false;
   private readonly waiting: Array<() => void> = [];
   private disposed = false;
+  /** The one record of async native calls in flight on any of the owner's modules. */
+  readonly busy: BusyGuard;
 
-  constructor(private readonly what: string) {}
+  constructor(private readonly what: string) {
+    this.busy = new BusyGuard(what);
+  }
 
   /** Runs `work` holding the lock; a call while it is held is refused with ERR_RNNKIT_BUSY. */
   async run<T>(work: () => Promise<T>): Promise<T> {

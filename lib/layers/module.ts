@@ -6,6 +6,7 @@ import { checkBoolean, checkFiniteArray, checkObject, checkTensor, formatShape }
 import { RnnkitError, shapeError } from '../errors';
 import type { Tensor } from '../tensor';
 import { allocateFloat32, checkParameterBudget } from './allocation';
+import { BusyGuard } from '../busy';
 import type { ModelLock } from './model-lock';
 
 export interface ParamSlot {
@@ -33,8 +34,10 @@ export abstract class ParameterModule {
   private grads_: Float32Array;
   protected readonly slots: Map<string, ParamSlot>;
   private owner: ModelLock | null = null;
+  private readonly ownBusy: BusyGuard;
 
-  protected constructor(specs: Array<[string, number[]]>) {
+  protected constructor(specs: Array<[string, number[]]>, what = 'layer') {
+    this.ownBusy = new BusyGuard(what);
     const { slots, size } = layoutSlots(specs);
     this.slots = slots;
     // Sizes come from the caller's options: refuse what cannot be held with a coded RangeError.
@@ -124,12 +127,22 @@ export abstract class ParameterModule {
 
   /** @internal The model this module belongs to: while it trains, only the training may use the module. */
   setOwner(lock: ModelLock): void {
+    this.ownBusy.assertIdle();
     this.owner = lock;
+  }
+
+  /**
+   * Tracks this module's async native calls. A module used alone has its own; the modules of a model
+   * share the model's, so while any of them has a call in flight none of them can be used.
+   */
+  protected get busy(): BusyGuard {
+    return this.owner?.busy ?? this.ownBusy;
   }
 
   /** Throws when the module cannot be used now (disposed, async work in flight, its model training); overrides call it. */
   protected assertIdle(): void {
     this.owner?.assertAccess();
+    this.busy.assertIdle();
   }
 
   /** Called after loadStateDict replaced the values. */

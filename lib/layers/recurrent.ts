@@ -3,7 +3,6 @@
 // names) over one native call per pass. Parameters and gradients each live
 // in one flat Float32Array, so optimizers, clipping and saving are one pass.
 
-import { BusyGuard } from '../busy';
 import { checkBoolean, checkLengths, checkNumberInRange, checkObject, checkPositiveInteger, checkSeed, checkTensor, describe, formatShape } from '../check';
 import { RnnkitError, shapeError, typeError, valueError } from '../errors';
 import { native, NativeCell, type NativeRecurrentStack } from '../native';
@@ -81,7 +80,6 @@ export abstract class Recurrent extends ParameterModule {
   private readonly usesCellState: boolean;
   private recorded: { steps: number; batch: number } | null = null;
   private randomBeforeForward: number[] | null = null;
-  private readonly busy = new BusyGuard('layer');
   private disposed = false;
 
   protected constructor(cell: NativeCell, options: RecurrentOptions, className: string) {
@@ -259,7 +257,6 @@ export abstract class Recurrent extends ParameterModule {
   protected override assertIdle(): void {
     if (this.disposed) throw new RnnkitError('this layer was disposed; create a new one', 'ERR_RNNKIT_DISPOSED');
     super.assertIdle();
-    this.busy.assertIdle();
   }
 }
 

@@ -12,7 +12,7 @@ import type { StepDecoder, Stepped } from './decoding';
 import { attentionStep, embed, linear, logProbabilities, run, type Inference } from './inference';
 import type { RecurrentSpec, TokenOutputSpec } from './specs';
 import { selectBatch } from './tensor-ops';
-import type { DecoderSource, TokenDecoder } from './token-decoder';
+import type { DecoderSource, DecoderTape, TokenDecoder } from './token-decoder';
 
 export interface AttentiveState {
   h: Tensor;  // [1, B, H]
@@ -27,7 +27,6 @@ export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
   readonly bridge: Bridge;
   readonly head: Linear;
   readonly stepper: StepDecoder<AttentiveState>;
-  private batch = 0;
 
   constructor(readonly output: Required<TokenOutputSpec>, recurrent: RecurrentSpec, readonly memorySize: number,
     readonly contextSize: number, attention: AttentionKind, attentionSize: number | undefined, seed: number) {
@@ -62,22 +61,21 @@ export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
   }
 
   async forward(source: DecoderSource, inputs: Int32Array, lengths: Int32Array, steps: number,
-    options: { training: boolean }): Promise<Tensor> {
+    options: { training: boolean }): Promise<{ logits: Tensor; tape: DecoderTape }> {
     const B = source.batch;
     const x = await this.embedding.forwardAsync(inputs, [steps, B], options);
-    const h0 = await this.bridge.forward(source.context, B, options.training);
+    const bridged = await this.bridge.forward(source.context, B, options.training);
     const out = await this.decoder.forwardAsync(x, source.memory!, {
-      sourceLengths: source.sourceLengths, targetLengths: lengths, h0, training: options.training,
+      sourceLengths: source.sourceLengths, targetLengths: lengths, h0: bridged.h0, training: options.training,
     });
-    this.batch = B;
-    return this.head.forwardAsync(out.output, options);
+    return { logits: await this.head.forwardAsync(out.output, options), tape: { batch: B, bridge: bridged.tape } };
   }
 
-  async backward(dLogits: Tensor): Promise<{ dContext: Float32Array; dMemory: Tensor }> {
+  async backward(tape: DecoderTape, dLogits: Tensor): Promise<{ dContext: Float32Array; dMemory: Tensor }> {
     const dOutput = await this.head.backwardAsync(dLogits);
     const g = await this.decoder.backwardAsync({ dOutput });
     await this.embedding.backwardAsync(g.dx);
-    const dContext = await this.bridge.backward(g.dh0.data, this.batch);
+    const dContext = await this.bridge.backward(tape.bridge!, g.dh0.data);
     return { dContext, dMemory: g.dMemory };
   }
 
@@ -85,7 +83,7 @@ export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
     const B = source.batch, H = this.decoder.hiddenSize;
     const memory = source.memory!;
     return {
-      h: yield* this.bridge.initialState(source.context, B),
+      h: (yield* this.bridge.initialState(source.context, B)).h0,
       c: this.decoder.usesCellState ? { data: new Float32Array(B * H), shape: [1, B, H] } : undefined,
       memory,
       sourceLengths: source.sourceLengths ?? new Int32Array(B).fill(memory.shape[0]),

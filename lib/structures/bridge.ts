@@ -1,5 +1,7 @@
 // Maps a context vector [B, C] to a decoder's initial hidden state [L, B, H]:
 // tanh(W c + b) through a learned Linear, or c itself when C == H and L == 1.
+// What its backward needs travels in a BridgeTape that forward returns (the
+// Linear keeps its own input, as layers do), so the bridge holds no state.
 
 import { Linear } from '../layers/linear';
 import type { ParameterModule } from '../layers/module';
@@ -7,9 +9,15 @@ import type { Tensor } from '../tensor';
 import { linear, run, runAsync, type Inference } from './inference';
 import { rowsToState, stateToRows, tanhBackward, tanhInPlace } from './tensor-ops';
 
+/** What backward needs from one training forward. */
+export interface BridgeTape {
+  batch: number;
+  /** tanh(W c + b) as rows [B, L*H]; null for the identity bridge. */
+  output: Float32Array | null;
+}
+
 export class Bridge {
   readonly linear: Linear | null;
-  private output: Float32Array | null = null;
 
   constructor(readonly contextSize: number, readonly layers: number, readonly hiddenSize: number, seed: number) {
     this.linear = contextSize === hiddenSize && layers === 1
@@ -21,30 +29,24 @@ export class Bridge {
     return this.linear ? [[prefix, this.linear]] : [];
   }
 
-  async forward(context: Float32Array, batch: number, training: boolean): Promise<Tensor> {
+  async forward(context: Float32Array, batch: number, training: boolean): Promise<{ h0: Tensor; tape: BridgeTape }> {
     return runAsync(this.initialState(context, batch, training));
   }
 
-  /** h_0 [L, B, H] for contexts [B, C] (training keeps what backward needs). */
-  *initialState(context: Float32Array, batch: number, training = false): Inference<Tensor> {
-    if (!this.linear) return this.finish(context.slice(), batch, false);
-    const rows = yield* run(linear(this.linear, { data: context, shape: [batch, this.contextSize] }, training));
-    return this.finish(rows.data, batch, training);
-  }
-
-  private finish(rows: Float32Array, batch: number, training: boolean): Tensor {
+  /** h_0 [L, B, H] for contexts [B, C], and the tape of this pass (for backward when training). */
+  *initialState(context: Float32Array, batch: number, training = false): Inference<{ h0: Tensor; tape: BridgeTape }> {
     const shape = [this.layers, batch, this.hiddenSize];
-    if (!this.linear) return { data: rows, shape };
+    if (!this.linear) return { h0: { data: context.slice(), shape }, tape: { batch, output: null } };
+    const rows = (yield* run(linear(this.linear, { data: context, shape: [batch, this.contextSize] }, training))).data;
     tanhInPlace(rows);
-    if (training) this.output = rows;
-    return { data: rowsToState(rows, this.layers, batch, this.hiddenSize), shape };
+    return { h0: { data: rowsToState(rows, this.layers, batch, this.hiddenSize), shape }, tape: { batch, output: rows } };
   }
 
-  /** d(h0) [L, B, H] -> d(context) [B, C]. */
-  async backward(dh0: Float32Array, batch: number): Promise<Float32Array> {
+  /** d(h0) [L, B, H] -> d(context) [B, C], through the forward that wrote `tape`. */
+  async backward(tape: BridgeTape, dh0: Float32Array): Promise<Float32Array> {
     if (!this.linear) return dh0.slice();
-    const dRows = tanhBackward(stateToRows(dh0, this.layers, batch, this.hiddenSize), this.output!);
-    const dContext = await this.linear.backwardAsync({ data: dRows, shape: [batch, this.layers * this.hiddenSize] });
+    const dRows = tanhBackward(stateToRows(dh0, this.layers, tape.batch, this.hiddenSize), tape.output!);
+    const dContext = await this.linear.backwardAsync({ data: dRows, shape: [tape.batch, this.layers * this.hiddenSize] });
     return dContext.data;
   }
 }

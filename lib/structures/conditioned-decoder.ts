@@ -15,7 +15,7 @@ import { embed, linear, logProbabilities, recurrent, run, type Inference } from 
 import { makeRecurrent } from './recurrent-factory';
 import type { RecurrentSpec, TokenOutputSpec } from './specs';
 import { broadcastSteps, concatLast, selectBatch, splitLast, sumSteps } from './tensor-ops';
-import type { DecoderSource, TokenDecoder } from './token-decoder';
+import type { DecoderSource, DecoderTape, TokenDecoder } from './token-decoder';
 
 export type Conditioning = 'initial-state' | 'every-step';
 
@@ -31,7 +31,6 @@ export class ConditionedDecoder implements TokenDecoder<ConditionedState> {
   readonly bridge: Bridge | null;
   readonly head: Linear;
   readonly stepper: StepDecoder<ConditionedState>;
-  private recorded: { batch: number; steps: number } | null = null;
 
   constructor(readonly output: Required<TokenOutputSpec>, recurrent: RecurrentSpec, readonly contextSize: number,
     readonly conditioning: Conditioning, seed: number) {
@@ -61,21 +60,19 @@ export class ConditionedDecoder implements TokenDecoder<ConditionedState> {
   }
 
   async forward(source: DecoderSource, inputs: Int32Array, lengths: Int32Array, steps: number,
-    options: { training: boolean; random?: Random }): Promise<Tensor> {
+    options: { training: boolean; random?: Random }): Promise<{ logits: Tensor; tape: DecoderTape }> {
     const B = source.batch;
     const x = await this.stepInputs(await this.embedding.forwardAsync(inputs, [steps, B], options), source.context, steps, B);
-    const h0 = this.bridge ? await this.bridge.forward(source.context, B, options.training) : undefined;
+    const bridged = this.bridge ? await this.bridge.forward(source.context, B, options.training) : null;
     const dropoutSeed = options.training && options.random ? options.random.nextSafeInteger() : undefined;
-    const out = await this.rnn.forwardAsync(x, { lengths, h0, training: options.training, dropoutSeed });
-    if (options.training) this.recorded = { batch: B, steps };
-    return this.head.forwardAsync(out.output, options);
+    const out = await this.rnn.forwardAsync(x, { lengths, h0: bridged?.h0, training: options.training, dropoutSeed });
+    return { logits: await this.head.forwardAsync(out.output, options), tape: { batch: B, bridge: bridged?.tape ?? null } };
   }
 
-  async backward(dLogits: Tensor): Promise<{ dContext: Float32Array }> {
-    const { batch } = this.recorded!;
+  async backward(tape: DecoderTape, dLogits: Tensor): Promise<{ dContext: Float32Array }> {
     const dOutput = await this.head.backwardAsync(dLogits);
     const g = await this.rnn.backwardAsync({ dOutput });
-    let dContext: Float32Array = new Float32Array(batch * this.contextSize);
+    let dContext: Float32Array = new Float32Array(tape.batch * this.contextSize);
     let dEmbedded = g.dx;
     if (this.conditioning === 'every-step') {
       const [dEmb, dCtx] = splitLast(g.dx, this.output.embeddingSize);
@@ -83,8 +80,8 @@ export class ConditionedDecoder implements TokenDecoder<ConditionedState> {
       dContext = sumSteps(dCtx);
     }
     await this.embedding.backwardAsync(dEmbedded);
-    if (this.bridge) {
-      const fromState = await this.bridge.backward(g.dh0.data, batch);
+    if (this.bridge && tape.bridge) {
+      const fromState = await this.bridge.backward(tape.bridge, g.dh0.data);
       for (let i = 0; i < dContext.length; i++) dContext[i] += fromState[i];
     }
     return { dContext };
@@ -94,7 +91,7 @@ export class ConditionedDecoder implements TokenDecoder<ConditionedState> {
     const B = source.batch, L = this.rnn.numLayers, H = this.rnn.hiddenSize;
     const zeros = (): Tensor => ({ data: new Float32Array(L * B * H), shape: [L, B, H] });
     return {
-      h: this.bridge ? yield* this.bridge.initialState(source.context, B) : zeros(),
+      h: this.bridge ? (yield* this.bridge.initialState(source.context, B)).h0 : zeros(),
       c: this.rnn.hasCellState ? zeros() : undefined,
       context: { data: source.context, shape: [B, this.contextSize] },
     };

@@ -2,6 +2,7 @@
 // structures train and decode through, and the teacher-forcing batch layout.
 
 import type { ParameterModule } from '../layers/module';
+import type { BridgeTape } from './bridge';
 import type { Random } from '../random';
 import type { Tensor } from '../tensor';
 import { padTokens, stepMask } from '../blocks/batching';
@@ -34,14 +35,23 @@ export function teacherBatch(targets: ReadonlyArray<readonly number[]>, startTok
   return { inputs: inputs.ids, targets: outputs.ids, lengths: inputs.lengths, steps: inputs.steps, batch: targets.length };
 }
 
+/**
+ * What a decoder's backward needs from its training forward, besides what its layers keep (each layer
+ * differentiates its own last training forward, as a PyTorch module's autograd context would).
+ */
+export interface DecoderTape {
+  batch: number;
+  bridge: BridgeTape | null;
+}
+
 export interface TokenDecoder<State> {
   readonly vocabSize: number;
   modules(prefix: string): Array<[string, ParameterModule]>;
-  /** Teacher-forced pass: logits [M, B, V]. */
+  /** Teacher-forced pass: logits [M, B, V], and the tape backward consumes. */
   forward(source: DecoderSource, inputs: Int32Array, lengths: Int32Array, steps: number,
-    options: { training: boolean; random?: Random }): Promise<Tensor>;
-  /** Through the last training forward: gradients for the source. */
-  backward(dLogits: Tensor): Promise<{ dContext: Float32Array; dMemory?: Tensor }>;
+    options: { training: boolean; random?: Random }): Promise<{ logits: Tensor; tape: DecoderTape }>;
+  /** Through the training forward that wrote `tape`: gradients for the source. */
+  backward(tape: DecoderTape, dLogits: Tensor): Promise<{ dContext: Float32Array; dMemory?: Tensor }>;
   /** Decoding state before the first step. */
   start(source: DecoderSource): Inference<State>;
   readonly stepper: StepDecoder<State>;
@@ -63,13 +73,13 @@ export async function runDecoder<S>(decoder: TokenDecoder<S>, source: DecoderSou
   const ratio = options.scheduledSampling ?? 0;
   if (options.training && ratio > 0 && options.random) {
     const first = await decoder.forward(source, inputs, tb.lengths, tb.steps, { training: false });
-    inputs = mixPredictions(tb, argmaxRows(first.data, decoder.vocabSize), ratio, options.random);
+    inputs = mixPredictions(tb, argmaxRows(first.logits.data, decoder.vocabSize), ratio, options.random);
   }
-  const logits = await decoder.forward(source, inputs, tb.lengths, tb.steps, options);
+  const { logits, tape } = await decoder.forward(source, inputs, tb.lengths, tb.steps, options);
   const mask = stepMask(tb.lengths, tb.steps);
   const count = tb.lengths.reduce((a, b) => a + b, 0);
   const objective = await classObjective(logits, tb.targets, mask, spec.labelSmoothing, count);
-  const grads = options.training ? await decoder.backward(objective.grad) : undefined;
+  const grads = options.training ? await decoder.backward(tape, objective.grad) : undefined;
   return { loss: objective.sum, count, grads };
 }
 
