@@ -5,6 +5,7 @@
 //   roofline   OpenBLAS sgemm GFLOP/s: large square, hoisted input and per-step shapes
 //   recurrent  configs a-d x RNN/GRU/LSTM, forward and forward+backward
 //   seq2seq    one training step of the g2p-sized attention encoder-decoder
+//   inference  batched greedy and beam-5 decoding of that model (predictions/s), outputs compared
 //   serving    streaming step latency (GRU H=256, batch 1); event-loop delay during async training
 //   memory     peak RSS of a training step, each side in a fresh process
 // Options: --runs N (timed runs per cell after warm-up, default 25), --threads 1,2,
@@ -21,7 +22,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Adam, GRU, LSTM, RNN, setNumThreads, getNumThreads, type Recurrent, type Tensor } from '../lib';
 import { native } from '../lib/native';
 import { fmt, median, quantile, Table } from './stats';
-import { makeSeq2SeqBatch, SEQ2SEQ, seq2seqModel, torchBatch } from './seq2seq';
+import { makeSeq2SeqBatch, randomSources, reversal, SEQ2SEQ, seq2seqModel, torchBatch } from './seq2seq';
 import { PYTHON, TORCH_ENV, TorchClient, WORKER } from './torch-client';
 
 interface Config { name: string; T: number; B: number; I: number; H: number }
@@ -41,7 +42,7 @@ const MAKE: Record<string, (I: number, H: number) => Recurrent> = {
 function parseArgs(argv: string[]) {
   const o = {
     runs: 25, threads: [1, 2], configs: CONFIGS, gapMs: 150, cells: ['RNN', 'GRU', 'LSTM'], torch: true,
-    only: ['roofline', 'recurrent', 'seq2seq', 'serving', 'memory'], markdown: '',
+    only: ['roofline', 'recurrent', 'seq2seq', 'inference', 'serving', 'memory'], markdown: '',
   };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
@@ -231,6 +232,60 @@ async function seq2seq(torch: Torch, o: ReturnType<typeof parseArgs>) {
   if (torch) await torch.request({ op: 'drop', id: 's2s' });
 }
 
+// ---------------------------------------------------------------- inference
+
+/**
+ * Batched decoding of the g2p-shaped EncoderDecoder: rnnkit's predictAsync against the PyTorch twin
+ * (bench/torch_worker.py op 'decode': the same weights, batched greedy and beam search with the same
+ * choices; the outputs are compared, not only timed). The model is trained on a synthetic reversal
+ * task first, so its outputs end like a real model's rather than run to maxLength.
+ */
+async function inference(torch: Torch, o: ReturnType<typeof parseArgs>) {
+  const s = SEQ2SEQ, count = 1000, maxLength = 50;
+  const model = seq2seqModel();
+  await model.fit(reversal(randomSources(2000, s.minLen - 3, s.maxLen, s.vin, 21)), {
+    epochs: 4, batchSize: 32, optimizer: { type: 'adam', lr: 2e-3 }, seed: 1,
+  });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnkit-bench-'));
+  const file = path.join(dir, 'g2p.safetensors');
+  model.save(file);
+  const sources = randomSources(count, s.minLen - 3, s.maxLen, s.vin, 33);
+  const t = table(`Batched decoding, ${count} sources (predictions/s)`, [
+    'thr', 'strategy', 'rnnkit ms', 'torch ms', 'speedup', 'rk pred/s', 'torch pred/s', 'same output',
+  ], [
+    `Model: the seq2seq section's (GRU H=${s.hidden}, Bahdanau A=${s.attn}, embeddings ${s.emb}), trained 4 epochs on ` +
+    `2000 reversals; sources of length ${s.minLen - 3}-${s.maxLen}, batches of ${s.B} by length, maxLength ${maxLength}. ` +
+    'rnnkit: model.predictAsync(sources, { strategy, beamWidth: 5, batchSize: 64 }). PyTorch: the same weights ' +
+    'in a batched torch.no_grad decoder (keys once per batch, beam rows of all sequences in one step); ' +
+    '"same output": sources whose tokens agree exactly.',
+  ]);
+  const strategies = [['greedy', { strategy: 'greedy' }], ['beam 5', { strategy: 'beam', beamWidth: 5 }]] as const;
+  try {
+    for (const th of o.threads) {
+      setNumThreads(th);
+      currentThreads = th;
+      if (torch) await torch.threads(th);
+      for (const [label, strategy] of strategies) {
+        const options = { ...strategy, maxLength, batchSize: s.B };
+        let ours = await model.predictAsync(sources, options);
+        if (torch) await torch.decode('decode', { model: file, sources, lengthPenalty: 1, ...options });
+        const r = await interleave(async () => { ours = await model.predictAsync(sources, options); }, torch, 'decode', 'predict',
+          Math.min(o.runs, 7), 1);
+        let same = '–';
+        if (torch) {
+          const theirs = await torch.tokens('decode');
+          same = `${ours.filter((x, i) => x.tokens.length === theirs.tokens[i].length && x.tokens.every((v, k) => v === theirs.tokens[i][k])).length}/${count}`;
+          await torch.drop('decode');
+        }
+        t.add([th, label, fmt(r.mine, 0), fmt(r.torch, 0), times(r.speedup), fmt(count / r.mine * 1000, 0),
+          torch ? fmt(count / r.torch * 1000, 0) : '–', same]);
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // ---------------------------------------------------------------- serving
 
 async function serving(torch: Torch, o: ReturnType<typeof parseArgs>) {
@@ -400,6 +455,7 @@ async function main(): Promise<void> {
   if (o.only.includes('roofline')) await roofline(torch, o.threads, o.configs);
   if (o.only.includes('recurrent')) await recurrent(torch, o);
   if (o.only.includes('seq2seq')) await seq2seq(torch, o);
+  if (o.only.includes('inference')) await inference(torch, o);
   if (o.only.includes('serving')) await serving(torch, o);
   if (o.only.includes('memory')) await memory(torch, o);
   if (torch) await torch.close();

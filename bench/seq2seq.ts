@@ -18,8 +18,7 @@ export function seq2seqModel(): EncoderDecoder {
 
 /** B examples, source and target lengths uniform in [minLen, maxLen], tokens >= 3. */
 export function makeSeq2SeqBatch(seed: number): EncoderDecoderExample[] {
-  let state = seed >>> 0;
-  const next = () => { state = (Math.imul(state, 1664525) + 1013904223) >>> 0; return state / 2 ** 32; };
+  const next = lcg(seed);
   const s = SEQ2SEQ;
   const len = () => s.minLen + Math.floor(next() * (s.maxLen - s.minLen + 1));
   return Array.from({ length: s.B }, () => ({
@@ -40,4 +39,21 @@ export function torchBatch(batch: EncoderDecoderExample[]) {
     [...e.target, s.end].forEach((tok, t) => { tgtOut[t * B + b] = tok; });
   });
   return { ...s, B, src, src_len: batch.map((e) => e.input.length), tgt_in: tgtIn, tgt_out: tgtOut };
+}
+
+function lcg(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => { state = (Math.imul(state, 1664525) + 1013904223) >>> 0; return state / 2 ** 32; };
+}
+
+/** Token sequences, lengths uniform in [minLen, maxLen], tokens in [3, vocab). */
+export function randomSources(count: number, minLen: number, maxLen: number, vocab: number, seed: number): number[][] {
+  const next = lcg(seed);
+  return Array.from({ length: count }, () =>
+    Array.from({ length: minLen + Math.floor(next() * (maxLen - minLen + 1)) }, () => 3 + Math.floor(next() * (vocab - 3))));
+}
+
+/** The synthetic task: the source reversed (same token ids on the output side). */
+export function reversal(sources: number[][]): EncoderDecoderExample[] {
+  return sources.map((input) => ({ input, target: [...input].reverse() }));
 }

@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { EncoderDecoder, setNumThreads, type EncoderDecoderExample, type Translation } from '../lib';
 import { runSync } from '../lib/structures/inference';
 import { median } from './stats';
-import { SEQ2SEQ } from './seq2seq';
+import { randomSources, reversal, SEQ2SEQ } from './seq2seq';
 import { TorchClient, type DecodeRequest, type DecodeTokens } from './torch-client';
 
 const START = 1, END = 2;
@@ -32,23 +32,6 @@ function parseArgs(argv: string[]) {
     }
   }
   return o;
-}
-
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => { state = (Math.imul(state, 1664525) + 1013904223) >>> 0; return state / 2 ** 32; };
-}
-
-/** Token sequences, lengths uniform in [minLen, maxLen], tokens in [3, vocab). */
-function randomSources(count: number, minLen: number, maxLen: number, vocab: number, seed: number): number[][] {
-  const next = lcg(seed);
-  return Array.from({ length: count }, () =>
-    Array.from({ length: minLen + Math.floor(next() * (maxLen - minLen + 1)) }, () => 3 + Math.floor(next() * (vocab - 3))));
-}
-
-/** The synthetic task: the source reversed (same token ids on the output side). */
-function reversal(sources: number[][]): EncoderDecoderExample[] {
-  return sources.map((input) => ({ input, target: [...input].reverse() }));
 }
 
 interface Variant { name: string; cell: 'gru' | 'lstm'; encoderHidden: number; hidden: number; embedding: number; attention?: number }
