@@ -12,7 +12,7 @@ import { AttentiveDecoder } from './attentive-decoder';
 import { ConditionedDecoder } from './conditioned-decoder';
 import { Encoder } from './encoder';
 import { inBatchesByLength } from './batches-by-length';
-import { checkGenerateOptions, generateTokens, type GenerateOptions } from './generation';
+import { checkGenerateOptions, generateTokens, inputsPerBatch, type GenerateOptions } from './generation';
 import type { Inference } from './inference';
 import { checkTokens } from './one-to-many';
 import type { SequenceData } from './sequence-input';
@@ -157,7 +157,7 @@ export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
   }
 
   private *translate(inputs: readonly SequenceData[], o: Required<GenerateOptions> & { attention: boolean }): Inference<Translation[]> {
-    return yield* inBatchesByLength(inputs, (seq) => seq.length, o.batchSize, (batch, indices) => this.translateBatch(batch, indices, o));
+    return yield* inBatchesByLength(inputs, (seq) => seq.length, inputsPerBatch(o), (batch, indices) => this.translateBatch(batch, indices, o));
   }
 
   private *translateBatch(batch: SequenceData[], indices: number[], o: Required<GenerateOptions> & { attention: boolean }): Inference<Translation[]> {

@@ -76,6 +76,15 @@ export function checkBatchOptions(value: unknown): number {
 /** Most hypothesis tokens one beam search may keep per input (beamWidth x maxLength). */
 export const MAX_BEAM_TOKENS = 1_000_000;
 
+/** Most decoder rows (inputs x beamWidth) one batch of beam search runs at once. */
+const MAX_BEAM_ROWS = 4096;
+
+/** Inputs per batch: batchSize, fewer for wide beams, so a batch's native calls stay a sane size. */
+export function inputsPerBatch(options: Required<GenerateOptions>): number {
+  if (options.strategy !== 'beam') return options.batchSize;
+  return Math.max(1, Math.min(options.batchSize, Math.floor(MAX_BEAM_ROWS / options.beamWidth)));
+}
+
 /**
  * The best hypothesis for each of `batch` rows of `state`. `inputIndices[b]` (the row's place among
  * the caller's inputs) picks row b's sampling stream, so a sample does not depend on its batch.

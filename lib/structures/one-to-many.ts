@@ -11,7 +11,7 @@ import type { ParameterModule } from '../layers/module';
 import { ConditionedDecoder } from './conditioned-decoder';
 import { inBatchesByLength } from './batches-by-length';
 import type { Hypothesis } from './decoding';
-import { checkGenerateOptions, generateTokens, type GenerateOptions } from './generation';
+import { checkGenerateOptions, generateTokens, inputsPerBatch, type GenerateOptions } from './generation';
 import { embed, run, type Inference } from './inference';
 import { SequenceModel, type BatchResult, type TrainContext } from './sequence-model';
 import { checkRecurrentSpec, checkTokenOutputSpec, type RecurrentSpec, type TokenOutputSpec } from './specs';
@@ -112,7 +112,7 @@ export class OneToMany extends SequenceModel<OneToManyExample> {
 
   private *generateAll(inputs: ReadonlyArray<number | readonly number[]>, o: Required<GenerateOptions>): Inference<Hypothesis[]> {
     // Every input starts alike, so batches follow the input order.
-    return yield* inBatchesByLength(inputs, () => 0, o.batchSize, (batch, indices) => this.generateBatch(batch, indices, o));
+    return yield* inBatchesByLength(inputs, () => 0, inputsPerBatch(o), (batch, indices) => this.generateBatch(batch, indices, o));
   }
 
   private *generateBatch(batch: Array<number | readonly number[]>, indices: number[], o: Required<GenerateOptions>): Inference<Hypothesis[]> {
