@@ -214,6 +214,7 @@ export abstract class RecurrentCell extends ParameterModule {
   private prepareForward(x: Tensor, options: CellForwardOptions) {
     this.assertIdle();
     const o = checkObject('options', options);
+    refuseLayerKeys('options', o, { h0: 'h', c0: 'c', lengths: null }, "a cell's forward takes { h, c, training }");
     const I = this.inputSize, H = this.hiddenSize;
     const input = checkTensor('x', x, [-1, I], `[B, inputSize=${I}]`);
     const B = input.shape[0];
@@ -289,6 +290,7 @@ export abstract class RecurrentCell extends ParameterModule {
     this.assertIdle();
     const record = this.recordOf(tape);
     const g = checkObject('grads', grads);
+    refuseLayerKeys('grads', g, { dhN: 'dh', dcN: 'dc', dOutput: 'dh' }, "a cell's backward takes { dh, dc }");
     const B = (tape as CellTape).batch, I = this.inputSize, H = this.hiddenSize;
     const stateNote = `[B=${B}, hiddenSize=${H}] (the tape's batch)`;
     const dh = g.dh === undefined ? null : checkTensor('dh', g.dh, [B, H], stateNote).data;
@@ -336,8 +338,28 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 
 interface ResolvedOptions { inputSize: number; hiddenSize: number; bias: boolean; seed: number; workspaceLimitBytes: number }
 
+/**
+ * A layer's option given to a cell is refused rather than ignored: `h0` ignored would silently
+ * start from zeros, `numLayers: 2` would silently build one layer.
+ */
+function refuseLayerKeys(what: string, o: Record<string, unknown>, keys: Record<string, string | null>, takes: string): void {
+  for (const [key, instead] of Object.entries(keys)) {
+    if (o[key] !== undefined) {
+      throw typeError(`${what}.${key}: ${takes}; ${key} is a layer's${instead ? ` (use ${instead})` : ''}`);
+    }
+  }
+}
+
 function resolveOptions(options: RecurrentCellOptions, className: string): ResolvedOptions {
   const o = checkObject(`${className} options`, options);
+  // The neutral values pass, so one config object may serve a layer of one layer and a cell.
+  const neutral: Array<[string, unknown]> = [['numLayers', 1], ['bidirectional', false], ['dropout', 0]];
+  for (const [key, value] of neutral) {
+    if (o[key] !== undefined && o[key] !== value) {
+      throw valueError(`${key}: a cell is one layer, one direction, without dropout; got ${key} ${describe(o[key])} ` +
+        '(stack cells in your loop, or use RNN/GRU/LSTM)');
+    }
+  }
   const limit = o.workspaceLimitBytes ?? DEFAULT_WORKSPACE_LIMIT;
   if (typeof limit !== 'number') throw typeError(`workspaceLimitBytes: expected a positive number, got ${describe(limit)}`);
   if (!(limit > 0)) throw valueError(`workspaceLimitBytes: expected a positive number, got ${describe(limit)}`);
