@@ -98,13 +98,16 @@ const DEFAULT_WORKSPACE_LIMIT = 4 * 1024 ** 3;
  * order mistake or an interleaved second loop cannot pair a gradient with the wrong step's activations.
  * Refused with ERR_RNNKIT_STATE: a missing tape (an inference forward returns none), a tape already
  * used, a tape of another cell, a tape made before loadStateDict/resetParameters, and a tape whose step
- * the current parameters no longer reproduce (an optimizer step or a write to `parameters` between a
- * forward and its backward: step the optimizer after the whole backward pass).
+ * the current parameters no longer reproduce bit for bit. Step the optimizer after the whole backward
+ * pass: an in-place change of `parameters` between a forward and its backward is caught when it changes
+ * that step's h or c (an optimizer step does, but not, say, a weight of a ReLU unit that was zero in every
+ * row); one that leaves them unchanged is not seen, and backward then differentiates at the current values.
  *
  * A tape holds copies of the step's inputs and outputs (B*(I+2H) floats, LSTM B*(I+4H)); backward
  * recomputes the step's activations from them on the native kernel, which gives the forward's bits
- * (that is how the last check is made), then runs the step's BPTT. So a training step costs about
- * one forward more than in a layer, and holds no native workspace between forward and backward.
+ * (the forward products are batch- and shape-invariant, rows_gemm.h; that is how the last check is
+ * made), then runs the step's BPTT. So a training step costs one forward more than in a layer, and
+ * holds no native workspace between forward and backward.
  */
 export abstract class RecurrentCell extends ParameterModule {
   readonly inputSize: number;

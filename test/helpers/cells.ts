@@ -17,9 +17,15 @@ export interface CellKind {
   layer(options: RecurrentOptions): Recurrent;
 }
 
+/** An RNNCell with `nonlinearity` unless the options name their own; options that are not an object pass as they are. */
+function rnnCell(nonlinearity: 'tanh' | 'relu', o: RecurrentCellOptions): RNNCell {
+  const isObject = typeof o === 'object' && o !== null && !Array.isArray(o);
+  return new RNNCell(isObject ? { nonlinearity, ...o } : o);
+}
+
 export const CELL_KINDS: CellKind[] = [
-  { name: 'RNNCell (tanh)', lstm: false, gates: 1, make: (o) => new RNNCell({ nonlinearity: 'tanh', ...o }), layer: (o) => new RNN({ nonlinearity: 'tanh', ...o }) },
-  { name: 'RNNCell (relu)', lstm: false, gates: 1, make: (o) => new RNNCell({ nonlinearity: 'relu', ...o }), layer: (o) => new RNN({ nonlinearity: 'relu', ...o }) },
+  { name: 'RNNCell (tanh)', lstm: false, gates: 1, make: (o) => rnnCell('tanh', o), layer: (o) => new RNN({ nonlinearity: 'tanh', ...o }) },
+  { name: 'RNNCell (relu)', lstm: false, gates: 1, make: (o) => rnnCell('relu', o), layer: (o) => new RNN({ nonlinearity: 'relu', ...o }) },
   { name: 'GRUCell', lstm: false, gates: 3, make: (o) => new GRUCell(o), layer: (o) => new GRU(o) },
   { name: 'LSTMCell', lstm: true, gates: 4, make: (o) => new LSTMCell(o), layer: (o) => new LSTM(o) },
 ];
