@@ -16,11 +16,11 @@ const lib = path.join(root, 'dist', 'lib');
 // Parity with PyTorch, finite-difference gradients, batch invariance and
 // decoding, training and learning, determinism (async, save/load, resume), non-finite handling.
 const NUMERICAL = ['recurrent-pytorch-parity', 'attention-decoder-pytorch-parity', 'blocks-pytorch-parity',
-  'recurrent-behaviour', 'recurrent-async', 'attention-decoder-workspace', 'structures-gradients',
-  'structures-decoding', 'structures-attention', 'structures-training', 'structures-streaming',
+  'cells-pytorch-parity', 'recurrent-behaviour', 'recurrent-async', 'cells-behaviour', 'attention-decoder-workspace',
+  'structures-gradients', 'structures-decoding', 'structures-attention', 'structures-training', 'structures-streaming',
   'structures-save-load', 'structures-learning', 'reliability-numerics', 'determinism']
   .map((name) => path.join(root, 'dist', 'test', `${name}.test.js`));
-const PARITY = NUMERICAL.slice(0, 3);
+const PARITY = NUMERICAL.slice(0, 4);
 
 const ORDER: IsaName[] = ['baseline', 'avx2', 'avx512'];
 
