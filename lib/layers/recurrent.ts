@@ -1,7 +1,8 @@
 // The recurrent layer shared by RNN, GRU and LSTM: PyTorch's nn.RNN/GRU/LSTM
 // semantics (time-major [T,B,I], batch-first [B,T,I] or unbatched [T,I],
-// packed-sequence lengths, PyTorch parameter names) over one native call per pass. Parameters and gradients each live
-// in one flat Float32Array, so optimizers, clipping and saving are one pass.
+// packed-sequence lengths, PyTorch parameter names) over one native call per
+// pass. Parameters and gradients each live in one flat Float32Array, so
+// optimizers, clipping and saving are one pass.
 
 import { checkBoolean, checkLengths, checkNumberInRange, checkObject, checkPositiveInteger, checkSeed, checkTensor, describe, formatShape } from '../check';
 import { RnnkitError, shapeError, typeError, valueError } from '../errors';
