@@ -23,11 +23,12 @@ function filled(n: number, seed: number): Float32Array {
 interface RecurrentConfig {
   cell: 'rnn-tanh' | 'rnn-relu' | 'gru' | 'lstm';
   inputSize: number; hiddenSize: number; numLayers: number; bidirectional: boolean; bias: boolean; dropout: number;
+  batchFirst: boolean;
 }
 
 function makeRecurrent(c: RecurrentConfig): Recurrent {
   const o = { inputSize: c.inputSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, bidirectional: c.bidirectional,
-    bias: c.bias, dropout: c.dropout, seed: 5 };
+    bias: c.bias, dropout: c.dropout, batchFirst: c.batchFirst, seed: 5 };
   switch (c.cell) {
     case 'rnn-tanh': return new RNN(o);
     case 'rnn-relu': return new RNN({ ...o, nonlinearity: 'relu' });
@@ -40,7 +41,7 @@ const recurrentConfig: fc.Arbitrary<RecurrentConfig> = fc.record({
   cell: fc.constantFrom('rnn-tanh', 'rnn-relu', 'gru', 'lstm'),
   inputSize: fc.integer({ min: 1, max: 4 }), hiddenSize: fc.integer({ min: 1, max: 4 }),
   numLayers: fc.integer({ min: 1, max: 3 }), bidirectional: fc.boolean(), bias: fc.boolean(),
-  dropout: fc.constantFrom(0, 0, 0.4),
+  dropout: fc.constantFrom(0, 0, 0.4), batchFirst: fc.boolean(),
 });
 
 /** A forward call: T, B and every argument, each valid or broken. */
@@ -48,7 +49,7 @@ function recurrentCall(c: RecurrentConfig) {
   const S = c.numLayers * (c.bidirectional ? 2 : 1), H = c.hiddenSize;
   return fc.record({ T: fc.integer({ min: 1, max: 5 }), B: fc.integer({ min: 1, max: 3 }) }).chain(({ T, B }) => fc.record({
     T: fc.constant(T), B: fc.constant(B),
-    x: tensorArb([T, B, c.inputSize]),
+    x: tensorArb(c.batchFirst ? [B, T, c.inputSize] : [T, B, c.inputSize]),
     h0: fc.option(tensorArb([S, B, H]), { nil: undefined }),
     c0: fc.option(tensorArb([S, B, H]), { nil: undefined }),
     lengths: fc.option(fc.oneof(
@@ -61,7 +62,7 @@ function recurrentCall(c: RecurrentConfig) {
     options: fc.constantFrom('object', 'object', 'object', 'object', 'undefined', 'null', 'number'),
     async: fc.boolean(),
     grads: fc.record({
-      dOutput: fc.option(tensorArb([T, B, (c.bidirectional ? 2 : 1) * H]), { nil: undefined }),
+      dOutput: fc.option(tensorArb(c.batchFirst ? [B, T, (c.bidirectional ? 2 : 1) * H] : [T, B, (c.bidirectional ? 2 : 1) * H]), { nil: undefined }),
       dhN: fc.option(tensorArb([S, B, H]), { nil: undefined }),
       dcN: fc.option(tensorArb([S, B, H]), { nil: undefined }),
     }),
@@ -82,7 +83,7 @@ describe('fuzz: layers', function () {
     await checkAsync('recurrent forward/backward', recurrentConfig.chain((c) => fc.tuple(fc.constant(c), recurrentCall(c))), async ([c, call]) => {
       const layer = makeRecurrent(c);
       const S = c.numLayers * (c.bidirectional ? 2 : 1), H = c.hiddenSize, D = c.bidirectional ? 2 : 1;
-      const probe = { data: filled(2 * 2 * c.inputSize, 1), shape: [2, 2, c.inputSize] };
+      const probe = { data: filled(2 * 3 * c.inputSize, 1), shape: [2, 3, c.inputSize] };
       const expected = layer.forward(probe);
       const params = layer.parameters.slice();
       const options = call.options === 'undefined' ? undefined : call.options === 'null' ? null : call.options === 'number' ? 3
@@ -90,18 +91,25 @@ describe('fuzz: layers', function () {
       const run = () => (call.async ? layer.forwardAsync(call.x as Tensor, options as object) : Promise.resolve().then(() => layer.forward(call.x as Tensor, options as object)));
       const out = await attemptAsync(run);
       assert.ok(sameBits(layer.parameters, params), 'forward never changes the parameters');
-      // An accepted x is a valid [T', B', inputSize] tensor. T', B' usually equal the drawn T, B, but a mutated
-      // shape can meet a mutated length (e.g. [1,1,1] -> [2,1,1] with one float too many) and form another valid tensor.
+      // An accepted x is a valid [T', B', inputSize] tensor ([B', T', inputSize] with batchFirst) or an unbatched
+      // [T', inputSize] one. T', B' usually equal the drawn T, B, but a mutated shape can meet a mutated length
+      // (e.g. [1,1,1] -> [2,1,1] with one float too many, or [1,B,I] -> [B,I]) and form another valid tensor.
       const acceptedSteps = () => {
-        const [T, B, I] = (call.x as Tensor).shape;
-        assert.ok(I === c.inputSize && isValidTensor(call.x, [T, B, I]), 'only a valid [T, B, inputSize] x is accepted');
-        return { T, B };
+        const shape = (call.x as Tensor).shape;
+        if (shape.length === 2) {
+          assert.ok(shape[1] === c.inputSize && isValidTensor(call.x, shape), 'only a valid [T, inputSize] x is accepted unbatched');
+          return { T: shape[0], B: 1, unbatched: true };
+        }
+        const [T, B] = c.batchFirst ? [shape[1], shape[0]] : shape;
+        assert.ok(shape[2] === c.inputSize && isValidTensor(call.x, shape), 'only a valid [T, B, inputSize] x is accepted');
+        return { T, B, unbatched: false };
       };
+      const batchShape = (T: number, B: number, F: number, unbatched: boolean) => (unbatched ? [T, F] : c.batchFirst ? [B, T, F] : [T, B, F]);
       if (out.ok) {
-        const { T, B } = acceptedSteps();
-        assert.deepEqual(out.value.output.shape, [T, B, D * H]);
+        const { T, B, unbatched } = acceptedSteps();
+        assert.deepEqual(out.value.output.shape, batchShape(T, B, D * H, unbatched));
         assert.equal(out.value.output.data.length, T * B * D * H);
-        assert.deepEqual(out.value.hN.shape, [S, B, H]);
+        assert.deepEqual(out.value.hN.shape, unbatched ? [S, H] : [S, B, H]);
         assert.equal(out.value.cN !== undefined, c.cell === 'lstm');
         const passed = call.options === 'object';
         const finiteIn = moderate((call.x as Tensor).data) && (!passed || call.h0 === undefined || moderate((call.h0 as Tensor).data)) &&
@@ -112,7 +120,8 @@ describe('fuzz: layers', function () {
           const lengths: Int32Array = call.lengths;
           for (let b = 0; b < B; b++) {
             for (let t = lengths[b]; t < T; t++) {
-              for (let k = 0; k < D * H; k++) assert.equal(out.value.output.data[(t * B + b) * D * H + k], 0, 'padded steps are zero');
+              const row = c.batchFirst ? b * T + t : t * B + b;
+              for (let k = 0; k < D * H; k++) assert.equal(out.value.output.data[row * D * H + k], 0, 'padded steps are zero');
             }
           }
         }
@@ -126,8 +135,8 @@ describe('fuzz: layers', function () {
         assert.ok(sameBits(layer.gradients, grads), `a refused backward leaves the gradients alone (${back.error.message})`);
       } else {
         assert.ok(out.ok && call.training === true, 'backward only runs after a training forward');
-        const { T, B } = acceptedSteps();
-        assert.deepEqual(back.value.dx.shape, [T, B, c.inputSize]);
+        const { T, B, unbatched } = acceptedSteps();
+        assert.deepEqual(back.value.dx.shape, batchShape(T, B, c.inputSize, unbatched));
         const given: unknown[] = [g.dOutput, g.dhN, g.dcN];
         const finiteGrads = given.every((t) => t === undefined || moderate((t as Tensor).data));
         if (finiteGrads && moderate((call.x as Tensor).data)) assert.ok(allFinite(layer.gradients), 'finite in, finite gradients');
@@ -144,7 +153,7 @@ describe('fuzz: layers', function () {
       inputSize: sizeArb(4), hiddenSize: sizeArb(4), numLayers: fc.oneof(fc.integer({ min: 1, max: 3 }), junk, fc.constant(2000)),
       bidirectional: fc.oneof(fc.boolean(), junk), bias: fc.oneof(fc.boolean(), junk), dropout: fc.oneof(fc.constantFrom(0, 0.5), junk),
       seed: fc.oneof(fc.integer(), junk), workspaceLimitBytes: fc.oneof(fc.constantFrom(1, 1e9), junk),
-      nonlinearity: fc.oneof(fc.constantFrom('tanh', 'relu'), junk),
+      nonlinearity: fc.oneof(fc.constantFrom('tanh', 'relu'), junk), batchFirst: fc.oneof(fc.boolean(), junk),
     }, { requiredKeys: [] });
     check('recurrent constructor', fc.tuple(fc.constantFrom('RNN', 'GRU', 'LSTM'), fc.oneof({ weight: 9, arbitrary: options }, { weight: 1, arbitrary: junk })), ([kind, o]) => {
       const make = () => (kind === 'RNN' ? new RNN(o as never) : kind === 'GRU' ? new GRU(o as never) : new LSTM(o as never));

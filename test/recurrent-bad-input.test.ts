@@ -149,6 +149,7 @@ function constructorCases(cell: CellKind): ConstructorCase[] {
     { name: 'dropout NaN', options: { ...base, dropout: NaN }, cls: RangeError, code: 'ERR_RNNKIT_VALUE', names: /^dropout:.*NaN/ },
     { name: "bias 'yes'", options: { ...base, bias: 'yes' }, cls: TypeError, code: 'ERR_RNNKIT_TYPE', names: /^bias:.*"yes"/ },
     { name: 'bidirectional 1', options: { ...base, bidirectional: 1 }, cls: TypeError, code: 'ERR_RNNKIT_TYPE', names: /^bidirectional:/ },
+    { name: "batchFirst 'true'", options: { ...base, batchFirst: 'true' }, cls: TypeError, code: 'ERR_RNNKIT_TYPE', names: /^batchFirst: expected a boolean, got "true"/ },
     { name: "a string seed", options: { ...base, seed: '7' }, cls: TypeError, code: 'ERR_RNNKIT_TYPE', names: /^seed:/ },
     { name: 'workspaceLimitBytes 0', options: { ...base, workspaceLimitBytes: 0 }, cls: RangeError, code: 'ERR_RNNKIT_VALUE', names: /^workspaceLimitBytes:/ },
     { name: 'options that are a number', options: 5, cls: TypeError, code: 'ERR_RNNKIT_TYPE', names: /options: expected an object, got 5/ },
@@ -166,9 +167,10 @@ function forwardCases(cell: CellKind): BadCase[] {
   const x = () => tensor([T, B, I], 21);
   const TYPE = 'ERR_RNNKIT_TYPE', SHAPE = 'ERR_RNNKIT_SHAPE', VALUE = 'ERR_RNNKIT_VALUE';
   const cases: BadCase[] = [
-    { name: 'x of rank 2', bad: (l) => l.forward(tensor([T * B, I], 21)), cls: RangeError, code: SHAPE, names: /^x: expected shape \[\*, \*, 3\].*got \[15, 3\]/ },
+    { name: 'x of rank 1', bad: (l) => l.forward(tensor([T * B * I], 21)), cls: RangeError, code: SHAPE, names: /^x: expected shape \[\*, \*, 3\] \(\[T, B, inputSize=3\], or \[T, inputSize=3\] unbatched\), got \[45\]/ },
     { name: 'x of rank 4', bad: (l) => l.forward(tensor([T, B, I, 1], 21)), cls: RangeError, code: SHAPE, names: /^x: .*\[5, 3, 3, 1\]/ },
     { name: 'x with the wrong inputSize', bad: (l) => l.forward(tensor([T, B, I + 1], 21)), cls: RangeError, code: SHAPE, names: /^x: .*inputSize=3.*\[5, 3, 4\]/ },
+    { name: 'an unbatched x (rank 2) with the wrong inputSize', bad: (l) => l.forward(tensor([T * B, I + 1], 21)), cls: RangeError, code: SHAPE, names: /^x: expected shape \[\*, 3\] \(\[T, inputSize=3\], unbatched\), got \[15, 4\]/ },
     { name: 'x whose data is a plain Array', bad: (l) => l.forward({ data: Array.from(x().data), shape: [T, B, I] } as unknown as Tensor), cls: TypeError, code: TYPE, names: /^x\.data: expected a Float32Array, got Array/ },
     { name: 'x whose data is a Float64Array', bad: (l) => l.forward({ data: Float64Array.from(x().data), shape: [T, B, I] } as unknown as Tensor), cls: TypeError, code: TYPE, names: /^x\.data: .*Float64Array/ },
     { name: 'x whose data is shorter than its shape', bad: (l) => l.forward({ data: x().data.subarray(1), shape: [T, B, I] }), cls: RangeError, code: SHAPE, names: /^x: .*44/ },

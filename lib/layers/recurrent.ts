@@ -1,7 +1,8 @@
 // The recurrent layer shared by RNN, GRU and LSTM: PyTorch's nn.RNN/GRU/LSTM
-// semantics (time-major [T,B,I], packed-sequence lengths, PyTorch parameter
-// names) over one native call per pass. Parameters and gradients each live
-// in one flat Float32Array, so optimizers, clipping and saving are one pass.
+// semantics (time-major [T,B,I], batch-first [B,T,I] or unbatched [T,I],
+// packed-sequence lengths, PyTorch parameter names) over one native call per
+// pass. Parameters and gradients each live in one flat Float32Array, so
+// optimizers, clipping and saving are one pass.
 
 import { checkBoolean, checkLengths, checkNumberInRange, checkObject, checkPositiveInteger, checkSeed, checkTensor, describe, formatShape } from '../check';
 import { RnnkitError, shapeError, typeError, valueError } from '../errors';
@@ -9,6 +10,7 @@ import { native, NativeCell, type NativeRecurrentStack } from '../native';
 import { Random } from '../random';
 import type { Tensor } from '../tensor';
 import { checkElementCount } from './allocation';
+import { swapLeadingAxes } from './batch-layout';
 import { ParameterModule } from './module';
 
 export interface RecurrentOptions {
@@ -26,12 +28,18 @@ export interface RecurrentOptions {
   seed?: number;
   /** Refuse shapes whose native workspace would exceed this many bytes (default 4 GiB). */
   workspaceLimitBytes?: number;
+  /**
+   * x, output, dOutput and dx are [B, T, F] instead of [T, B, F] (PyTorch's batch_first; default false).
+   * h0, c0, hN, cN and their gradients stay [numLayers*D, B, H]. The native loop reads time-major, so
+   * each pass copies its input and output once (a few percent of a forward, bench/batch-first.ts).
+   */
+  batchFirst?: boolean;
 }
 
 export interface ForwardOptions {
-  /** Initial hidden state [numLayers*D, B, H] (default zeros). */
+  /** Initial hidden state [numLayers*D, B, H], or [numLayers*D, H] for an unbatched x (default zeros). */
   h0?: Tensor;
-  /** Initial cell state [numLayers*D, B, H], LSTM only (default zeros). */
+  /** Initial cell state, shaped like h0, LSTM only (default zeros). */
   c0?: Tensor;
   /** Valid steps of each sequence, in [1, T]; steps past them are padding. */
   lengths?: Int32Array;
@@ -42,26 +50,31 @@ export interface ForwardOptions {
 }
 
 export interface RecurrentOutput {
-  /** [T, B, D*H]; zeros at padded steps. */
+  /** [T, B, D*H] ([B, T, D*H] with batchFirst, [T, D*H] for an unbatched x); zeros at padded steps. */
   output: Tensor;
-  /** `[numLayers*D, B, H]`: each sequence's state after its last valid step. */
+  /** `[numLayers*D, B, H]` (`[numLayers*D, H]` unbatched): each sequence's state after its last valid step. */
   hN: Tensor;
-  /** [numLayers*D, B, H], LSTM only. */
+  /** Shaped like hN, LSTM only. */
   cN?: Tensor;
 }
 
+/** Shaped like the last training forward's output, hN and cN. */
 export interface OutputGradients {
   dOutput?: Tensor;
   dhN?: Tensor;
   dcN?: Tensor;
 }
 
+/** Shaped like that forward's x, h0 and c0. */
 export interface InputGradients {
   dx: Tensor;
   dh0: Tensor;
   /** LSTM only. */
   dc0?: Tensor;
 }
+
+/** How x of one forward was laid out: backward takes and returns the same layout. */
+interface Recorded { steps: number; batch: number; unbatched: boolean }
 
 const DEFAULT_WORKSPACE_LIMIT = 4 * 1024 ** 3;
 
@@ -72,13 +85,15 @@ export abstract class Recurrent extends ParameterModule {
   readonly bidirectional: boolean;
   readonly dropout: number;
   readonly bias: boolean;
+  /** x, output, dOutput and dx are [B, T, F]; states stay [numLayers*D, B, H]. */
+  readonly batchFirst: boolean;
 
   private readonly stack: NativeRecurrentStack;
   private readonly workspaceLimitBytes: number;
   private readonly gates: number;
   private readonly random: Random;
   private readonly usesCellState: boolean;
-  private recorded: { steps: number; batch: number } | null = null;
+  private recorded: Recorded | null = null;
   private randomBeforeForward: number[] | null = null;
   private disposed = false;
 
@@ -91,6 +106,7 @@ export abstract class Recurrent extends ParameterModule {
     this.bidirectional = c.bidirectional;
     this.bias = c.bias;
     this.dropout = c.dropout;
+    this.batchFirst = c.batchFirst;
     this.usesCellState = cell === NativeCell.Lstm;
     this.workspaceLimitBytes = c.workspaceLimitBytes;
     this.gates = cell === NativeCell.Gru ? 3 : cell === NativeCell.Lstm ? 4 : 1;
@@ -130,7 +146,7 @@ export abstract class Recurrent extends ParameterModule {
     const call = this.prepareForward(x, options);
     this.refusedKeepsRandom(() => this.stack.forward(...call.args));
     this.recorded = call.record;
-    return call.result;
+    return call.finish();
   }
 
   /** Same as forward, computed on a native worker thread; the event loop stays free. */
@@ -138,7 +154,7 @@ export abstract class Recurrent extends ParameterModule {
     const call = this.prepareForward(x, options);
     await this.busy.track(this.refusedKeepsRandom(() => this.stack.forwardAsync(...call.args)));
     this.recorded = call.record;
-    return call.result;
+    return call.finish();
   }
 
   /** The dropout seed was drawn before the native checks ran: a refused call puts it back. */
@@ -159,13 +175,13 @@ export abstract class Recurrent extends ParameterModule {
   backward(grads: OutputGradients = {}): InputGradients {
     const call = this.prepareBackward(grads);
     this.stack.backward(...call.args);
-    return call.result;
+    return call.finish();
   }
 
   async backwardAsync(grads: OutputGradients = {}): Promise<InputGradients> {
     const call = this.prepareBackward(grads);
     await this.busy.track(this.stack.backwardAsync(...call.args));
-    return call.result;
+    return call.finish();
   }
 
   /** Frees native memory now; later calls throw. */
@@ -180,38 +196,63 @@ export abstract class Recurrent extends ParameterModule {
     this.assertIdle();
     this.randomBeforeForward = null;
     const o = checkObject('options', options);
-    const I = this.inputSize, H = this.hiddenSize, S = this.numLayers * this.numDirections;
-    const input = checkTensor('x', x, [-1, -1, I], `[T, B, inputSize=${I}]`);
-    const [T, B] = input.shape;
+    const I = this.inputSize, H = this.hiddenSize, S = this.numLayers * this.numDirections, DH = this.numDirections * H;
+    const input = this.checkInput(x);
+    const unbatched = input.shape.length === 2;
+    const [T, B] = unbatched ? [input.shape[0], 1] : this.batchFirst ? [input.shape[1], input.shape[0]] : input.shape;
     if (T < 1 || B < 1) throw shapeError(`x: expected T >= 1 and B >= 1, got shape ${formatShape(input.shape)}`);
-    const stateNote = `[numLayers*numDirections=${S}, B=${B}, hiddenSize=${H}]`;
-    const h0 = o.h0 === undefined ? null : checkTensor('h0', o.h0, [S, B, H], stateNote).data;
+    const stateShape = unbatched ? [S, H] : [S, B, H];
+    const stateNote = unbatched ? `[numLayers*numDirections=${S}, hiddenSize=${H}], as x is unbatched`
+      : `[numLayers*numDirections=${S}, B=${B}, hiddenSize=${H}]`;
+    const h0 = o.h0 === undefined ? null : checkTensor('h0', o.h0, stateShape, stateNote).data;
     let c0: Float32Array | null = null;
     if (o.c0 !== undefined) {
       if (!this.usesCellState) throw typeError('c0: only LSTM has a cell state');
-      c0 = checkTensor('c0', o.c0, [S, B, H], stateNote).data;
+      c0 = checkTensor('c0', o.c0, stateShape, stateNote).data;
     }
     const lengths = o.lengths === undefined ? null : checkLengths('lengths', o.lengths, B, T);
     const training = o.training === undefined ? false : checkBoolean('training', o.training);
     this.checkWorkspace(T, B, training);  // before the outputs are allocated: the addon checks again
-    const output = new Float32Array(T * B * this.numDirections * H);
-    const hN = new Float32Array(S * B * H);
-    const cN = this.usesCellState ? new Float32Array(S * B * H) : null;
-    const result: RecurrentOutput = {
-      output: { data: output, shape: [T, B, this.numDirections * H] },
-      hN: { data: hN, shape: [S, B, H] },
-    };
-    if (cN) result.cN = { data: cN, shape: [S, B, H] };
     let dropoutSeed = 0;
     if (o.dropoutSeed !== undefined) {
       dropoutSeed = checkSeed('dropoutSeed', o.dropoutSeed);
       if (dropoutSeed < 0) throw valueError(`dropoutSeed: expected a non-negative integer, got ${dropoutSeed}`);
-    } else if (training) {
+    }
+    // Every check passed: from here on nothing throws before the native call.
+    // [B, T, F] with B = 1 or T = 1 is the same memory as [T, B, F], and so is unbatched [T, F] as [T, 1, F].
+    const swap = this.batchFirst && !unbatched && T > 1 && B > 1;
+    const xTimeMajor = swap ? swapLeadingAxes(input.data, B, T, I) : input.data;
+    const output = new Float32Array(T * B * DH);
+    const hN = new Float32Array(S * B * H);
+    const cN = this.usesCellState ? new Float32Array(S * B * H) : null;
+    if (o.dropoutSeed === undefined && training) {
       this.randomBeforeForward = this.random.getState();
       dropoutSeed = this.random.nextSafeInteger();
     }
-    const args = [this.parameters, input.data, T, B, h0, c0, lengths, training, dropoutSeed, output, hN, cN] as const;
-    return { args, result, record: training ? { steps: T, batch: B } : this.recorded };
+    const args = [this.parameters, xTimeMajor, T, B, h0, c0, lengths, training, dropoutSeed, output, hN, cN] as const;
+    const finish = (): RecurrentOutput => {
+      const result: RecurrentOutput = {
+        output: unbatched ? { data: output, shape: [T, DH] }
+          : this.batchFirst ? { data: swap ? swapLeadingAxes(output, T, B, DH) : output, shape: [B, T, DH] }
+            : { data: output, shape: [T, B, DH] },
+        hN: { data: hN, shape: [...stateShape] },
+      };
+      if (cN) result.cN = { data: cN, shape: [...stateShape] };
+      return result;
+    };
+    const record: Recorded | null = training ? { steps: T, batch: B, unbatched } : this.recorded;
+    return { args, finish, record };
+  }
+
+  /** x as this layer takes it: [T, B, I], [B, T, I] with batchFirst, or [T, I] unbatched. */
+  private checkInput(x: Tensor): Tensor {
+    const I = this.inputSize;
+    const shape = typeof x === 'object' && x !== null ? (x as { shape?: unknown }).shape : undefined;
+    if (Array.isArray(shape) && shape.length === 2) {
+      return checkTensor('x', x, [-1, I], `[T, inputSize=${I}], unbatched`);
+    }
+    const batched = this.batchFirst ? `[B, T, inputSize=${I}] (batchFirst)` : `[T, B, inputSize=${I}]`;
+    return checkTensor('x', x, [-1, -1, I], `${batched}, or [T, inputSize=${I}] unbatched`);
   }
 
   /** The addon's size checks, made before anything is allocated for the call (same messages). */
@@ -231,27 +272,38 @@ export abstract class Recurrent extends ParameterModule {
       throw new RnnkitError('backward: no training forward to differentiate; call forward(x, { training: true }) first',
         'ERR_RNNKIT_STATE');
     }
-    const { steps: T, batch: B } = this.recorded;
-    const H = this.hiddenSize, S = this.numLayers * this.numDirections;
-    const stateNote = `[numLayers*numDirections=${S}, B=${B}, hiddenSize=${H}]`;
-    const dOutput = g.dOutput === undefined ? null
-      : checkTensor('dOutput', g.dOutput, [T, B, this.numDirections * H], 'the shape of the last output').data;
-    const dhN = g.dhN === undefined ? null : checkTensor('dhN', g.dhN, [S, B, H], stateNote).data;
+    const { steps: T, batch: B, unbatched } = this.recorded;
+    const I = this.inputSize, H = this.hiddenSize, S = this.numLayers * this.numDirections, DH = this.numDirections * H;
+    const outputShape = unbatched ? [T, DH] : this.batchFirst ? [B, T, DH] : [T, B, DH];
+    const stateShape = unbatched ? [S, H] : [S, B, H];
+    const outputNote = `the shape of the last training forward's output${unbatched ? ', unbatched' : this.batchFirst ? ', batchFirst' : ''}`;
+    const stateNote = unbatched ? `[numLayers*numDirections=${S}, hiddenSize=${H}], as the last training forward was unbatched`
+      : `[numLayers*numDirections=${S}, B=${B}, hiddenSize=${H}]`;
+    const dOutputTensor = g.dOutput === undefined ? null : checkTensor('dOutput', g.dOutput, outputShape, outputNote);
+    const dhN = g.dhN === undefined ? null : checkTensor('dhN', g.dhN, stateShape, stateNote).data;
     let dcN: Float32Array | null = null;
     if (g.dcN !== undefined) {
       if (!this.usesCellState) throw typeError('dcN: only LSTM has a cell state');
-      dcN = checkTensor('dcN', g.dcN, [S, B, H], stateNote).data;
+      dcN = checkTensor('dcN', g.dcN, stateShape, stateNote).data;
     }
-    const dx = new Float32Array(T * B * this.inputSize);
+    // dOutput and dx in the forward's layout; the native loop reads and writes time-major.
+    const swap = this.batchFirst && !unbatched && T > 1 && B > 1;
+    const dOutput = dOutputTensor === null ? null : swap ? swapLeadingAxes(dOutputTensor.data, B, T, DH) : dOutputTensor.data;
+    const dx = new Float32Array(T * B * I);
     const dh0 = new Float32Array(S * B * H);
     const dc0 = this.usesCellState ? new Float32Array(S * B * H) : null;
-    const result: InputGradients = {
-      dx: { data: dx, shape: [T, B, this.inputSize] },
-      dh0: { data: dh0, shape: [S, B, H] },
-    };
-    if (dc0) result.dc0 = { data: dc0, shape: [S, B, H] };
     const args = [this.parameters, this.gradients, dOutput, dhN, dcN, dx, dh0, dc0] as const;
-    return { args, result };
+    const finish = (): InputGradients => {
+      const result: InputGradients = {
+        dx: unbatched ? { data: dx, shape: [T, I] }
+          : this.batchFirst ? { data: swap ? swapLeadingAxes(dx, T, B, I) : dx, shape: [B, T, I] }
+            : { data: dx, shape: [T, B, I] },
+        dh0: { data: dh0, shape: [...stateShape] },
+      };
+      if (dc0) result.dc0 = { data: dc0, shape: [...stateShape] };
+      return result;
+    };
+    return { args, finish };
   }
 
   protected override assertIdle(): void {
@@ -262,7 +314,7 @@ export abstract class Recurrent extends ParameterModule {
 
 interface ResolvedOptions {
   inputSize: number; hiddenSize: number; numLayers: number; bidirectional: boolean; bias: boolean;
-  dropout: number; seed: number; workspaceLimitBytes: number;
+  dropout: number; seed: number; workspaceLimitBytes: number; batchFirst: boolean;
 }
 
 function resolveOptions(options: RecurrentOptions, className: string): ResolvedOptions {
@@ -278,6 +330,7 @@ function resolveOptions(options: RecurrentOptions, className: string): ResolvedO
     numLayers: o.numLayers === undefined ? 1 : checkPositiveInteger('numLayers', o.numLayers, 1024),
     bidirectional: o.bidirectional === undefined ? false : checkBoolean('bidirectional', o.bidirectional),
     bias: o.bias === undefined ? true : checkBoolean('bias', o.bias),
+    batchFirst: o.batchFirst === undefined ? false : checkBoolean('batchFirst', o.batchFirst),
     dropout, seed, workspaceLimitBytes: limit,
   };
 }
