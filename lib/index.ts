@@ -29,7 +29,7 @@ export type { EmbeddingOptions, EmbeddingForwardOptions } from './layers/embeddi
 export { softmaxCrossEntropy, softmaxCrossEntropyAsync, logSoftmax, logSoftmaxAsync, mseLoss, mseLossAsync } from './blocks/losses';
 export type { CrossEntropyOptions, CrossEntropyResult, MseOptions, MseResult, Reduction } from './blocks/losses';
 export { SGD, Adam, AdamW, clipGradNorm } from './blocks/optimizers';
-export type { Optimizer, OptimizerState, SGDOptions, AdamOptions } from './blocks/optimizers';
+export type { Optimizer, OptimizerState, SGDOptions, AdamOptions, CheckedStepOptions, CheckedStepResult } from './blocks/optimizers';
 export * as schedules from './blocks/schedules';
 export type { Schedule } from './blocks/schedules';
 export { AttentionDecoder } from './layers/attention-decoder';

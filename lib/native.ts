@@ -107,6 +107,10 @@ type SgdArgs = [params: F32, grads: F32, velocity: OptF32, lr: number, momentum:
   nesterov: boolean, weightDecay: number, firstStep: boolean];
 type AdamArgs = [params: F32, grads: F32, expAvg: F32, expAvgSq: F32, lr: number, beta1: number, beta2: number,
   eps: number, weightDecay: number, decoupled: boolean, step: number];
+/** The step's arguments, then gradScale (each gradient is multiplied by it as it is read) and result[0] = how many
+ * elements would turn NaN or infinite: 0 means the step was applied, anything else that nothing was written. */
+type SgdCheckedArgs = [...SgdArgs, gradScale: number, result: F64];
+type AdamCheckedArgs = [...AdamArgs, gradScale: number, result: F64];
 
 export interface NativeBlockKernels {
   linearForward(...args: LinearForwardArgs): void;
@@ -127,6 +131,10 @@ export interface NativeBlockKernels {
   sgdStepAsync(...args: SgdArgs): Promise<void>;
   adamStep(...args: AdamArgs): void;
   adamStepAsync(...args: AdamArgs): Promise<void>;
+  sgdStepChecked(...args: SgdCheckedArgs): void;
+  sgdStepCheckedAsync(...args: SgdCheckedArgs): Promise<void>;
+  adamStepChecked(...args: AdamCheckedArgs): void;
+  adamStepCheckedAsync(...args: AdamCheckedArgs): Promise<void>;
   /** result[0] = sum of x^2, accumulated in double. */
   sumSquares(x: F32, result: F64): void;
   sumSquaresAsync(x: F32, result: F64): Promise<void>;

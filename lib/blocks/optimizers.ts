@@ -1,6 +1,7 @@
 // Optimizers over one flat parameter buffer and its gradient buffer, with
 // torch.optim.SGD / Adam / AdamW's update rules (PyTorch 1.13) in one native
-// pass per step; and clip_grad_norm_. State saves and restores bit-identically.
+// pass per step (a checked step: two, writing only a finite result); and
+// clip_grad_norm_. State saves and restores bit-identically.
 
 import { BusyGuard } from '../busy';
 import { checkBoolean, checkFiniteArray, checkObject, checkTensor, describe } from '../check';
@@ -10,6 +11,22 @@ import type { Tensor } from '../tensor';
 
 /** The step count and the per-parameter buffers, under PyTorch's names. */
 export type OptimizerState = Record<string, Tensor | number>;
+
+export interface CheckedStepOptions {
+  /**
+   * Multiplies every gradient as the step reads it (clip_grad_norm_'s factor), in float32: the same bits as
+   * scaling grads in place first, but grads keep their values. Default 1.
+   */
+  gradScale?: number;
+}
+
+/** What a checked step did. */
+export interface CheckedStepResult {
+  /** true: weights and state took the step. false: nothing changed, stepCount included. */
+  applied: boolean;
+  /** Elements whose new weight or state value would have been NaN or infinite (0 when applied). */
+  nonFinite: number;
+}
 
 export interface Optimizer {
   /** Learning rate of the next step (e.g. set from a schedule each step). */
@@ -24,6 +41,14 @@ export interface Optimizer {
   state(): OptimizerState;
   /** Restores what state() returned; checked entirely before anything changes. */
   loadState(state: OptimizerState): void;
+  /**
+   * Optional (SGD, Adam and AdamW have it): stepAsync checked before it is applied. The whole update is
+   * computed first without writing; if any new weight or state value would be NaN or infinite (a non-finite
+   * gradient always makes one), nothing changes at all and the result says how many; else it is applied,
+   * bit for bit as stepAsync would after grads *= gradScale. fit uses it when present, so a refused step needs
+   * no copy of the weights and state to undo from.
+   */
+  stepCheckedAsync?(params: Float32Array, grads: Float32Array, options?: CheckedStepOptions): Promise<CheckedStepResult>;
 }
 
 export interface SGDOptions {
@@ -57,6 +82,7 @@ abstract class BufferedOptimizer implements Optimizer {
   private buffers: Map<string, Float32Array> | null = null;  // allocated at the first step
   private readonly busy = new BusyGuard('optimizer');
   private readonly count = new Float64Array(1);
+  private readonly refused = new Float64Array(1);  // a checked step's count of would-be non-finite elements
 
   protected constructor(lr: unknown, private readonly bufferNames: readonly string[]) {
     this.lr_ = checkNonNegative('lr', lr);
@@ -82,6 +108,29 @@ abstract class BufferedOptimizer implements Optimizer {
   async stepAsync(params: Float32Array, grads: Float32Array): Promise<void> {
     await this.busy.track(this.prepareStep(params, grads).async());
     this.steps++;
+  }
+
+  /** The checked step (see Optimizer.stepCheckedAsync), on the JS thread. */
+  stepChecked(params: Float32Array, grads: Float32Array, options?: CheckedStepOptions): CheckedStepResult {
+    const { call, fresh } = this.prepareChecked(params, grads, options);
+    try {
+      call.sync();
+    } catch (error) {
+      this.dropFresh(fresh);
+      throw error;
+    }
+    return this.settleChecked(fresh);
+  }
+
+  async stepCheckedAsync(params: Float32Array, grads: Float32Array, options?: CheckedStepOptions): Promise<CheckedStepResult> {
+    const { call, fresh } = this.prepareChecked(params, grads, options);
+    try {
+      await this.busy.track(call.async());
+    } catch (error) {
+      this.dropFresh(fresh);
+      throw error;
+    }
+    return this.settleChecked(fresh);
   }
 
   state(): OptimizerState {
@@ -125,7 +174,53 @@ abstract class BufferedOptimizer implements Optimizer {
   protected abstract kernel(params: Float32Array, grads: Float32Array, buffers: Map<string, Float32Array>,
     step: number): KernelCall;
 
+  /** The checked kernel call: the same step, grads scaled by gradScale, result[0] = would-be non-finite elements. */
+  protected abstract checkedKernel(params: Float32Array, grads: Float32Array, buffers: Map<string, Float32Array>,
+    step: number, gradScale: number, result: Float64Array): KernelCall;
+
   private prepareStep(params: Float32Array, grads: Float32Array): KernelCall {
+    this.checkBuffers(params, grads);
+    native.countNonfinite(grads, this.count);
+    if (this.count[0] > 0) {
+      throw valueError(`grads: ${this.count[0]} non-finite values (NaN or Infinity); no step taken`);
+    }
+    this.allocateBuffers(params.length);
+    return this.kernel(params, grads, this.buffers ?? new Map(), this.steps + 1);
+  }
+
+  // No separate pass over grads: a non-finite gradient makes a non-finite update, which the kernel counts.
+  private prepareChecked(params: Float32Array, grads: Float32Array, options: CheckedStepOptions | undefined) {
+    this.checkBuffers(params, grads);
+    const o = options === undefined ? {} : checkObject('options', options) as CheckedStepOptions;
+    const gradScale = o.gradScale === undefined ? 1 : checkNonNegative('options.gradScale', o.gradScale);
+    const fresh = this.allocateBuffers(params.length);
+    const call = this.checkedKernel(params, grads, this.buffers ?? new Map(), this.steps + 1, gradScale, this.refused);
+    return { call, fresh };
+  }
+
+  private settleChecked(fresh: boolean): CheckedStepResult {
+    const nonFinite = this.refused[0];
+    if (nonFinite > 0) {
+      this.dropFresh(fresh);
+      return { applied: false, nonFinite };
+    }
+    this.steps++;
+    return { applied: true, nonFinite: 0 };
+  }
+
+  /** Buffers made for a first step that was not taken go again, so state() is { step: 0 } as before it. */
+  private dropFresh(fresh: boolean): void {
+    if (fresh) this.buffers = null;
+  }
+
+  /** Makes zeroed buffers at the first step; true if it did. */
+  private allocateBuffers(length: number): boolean {
+    if (this.buffers || this.bufferNames.length === 0) return false;
+    this.buffers = new Map(this.bufferNames.map((name) => [name, new Float32Array(length)]));
+    return true;
+  }
+
+  private checkBuffers(params: Float32Array, grads: Float32Array): void {
     this.busy.assertIdle();
     if (!(params instanceof Float32Array)) throw typeError(`params: expected a Float32Array, got ${describe(params)}`);
     if (!(grads instanceof Float32Array)) throw typeError(`grads: expected a Float32Array, got ${describe(grads)}`);
@@ -137,14 +232,6 @@ abstract class BufferedOptimizer implements Optimizer {
       throw shapeError(`params: expected ${first.length} elements (the length this optimizer's state was built for), ` +
         `got ${params.length}`);
     }
-    native.countNonfinite(grads, this.count);
-    if (this.count[0] > 0) {
-      throw valueError(`grads: ${this.count[0]} non-finite values (NaN or Infinity); no step taken`);
-    }
-    if (!this.buffers && this.bufferNames.length > 0) {
-      this.buffers = new Map(this.bufferNames.map((name) => [name, new Float32Array(params.length)]));
-    }
-    return this.kernel(params, grads, this.buffers ?? new Map(), this.steps + 1);
   }
 }
 
@@ -173,6 +260,13 @@ export class SGD extends BufferedOptimizer {
     const args = [params, grads, buffers.get('momentum_buffer') ?? null, this.lr, this.momentum, this.dampening,
       this.nesterov, this.weightDecay, step === 1] as const;
     return { sync: () => native.sgdStep(...args), async: () => native.sgdStepAsync(...args) };
+  }
+
+  protected checkedKernel(params: Float32Array, grads: Float32Array, buffers: Map<string, Float32Array>, step: number,
+    gradScale: number, result: Float64Array) {
+    const args = [params, grads, buffers.get('momentum_buffer') ?? null, this.lr, this.momentum, this.dampening,
+      this.nesterov, this.weightDecay, step === 1, gradScale, result] as const;
+    return { sync: () => native.sgdStepChecked(...args), async: () => native.sgdStepCheckedAsync(...args) };
   }
 }
 
@@ -206,6 +300,13 @@ abstract class AdamFamily extends BufferedOptimizer {
     const args = [params, grads, buffers.get('exp_avg')!, buffers.get('exp_avg_sq')!, this.lr, this.beta1, this.beta2,
       this.eps, this.weightDecay, this.decoupled, step] as const;
     return { sync: () => native.adamStep(...args), async: () => native.adamStepAsync(...args) };
+  }
+
+  protected checkedKernel(params: Float32Array, grads: Float32Array, buffers: Map<string, Float32Array>, step: number,
+    gradScale: number, result: Float64Array) {
+    const args = [params, grads, buffers.get('exp_avg')!, buffers.get('exp_avg_sq')!, this.lr, this.beta1, this.beta2,
+      this.eps, this.weightDecay, this.decoupled, step, gradScale, result] as const;
+    return { sync: () => native.adamStepChecked(...args), async: () => native.adamStepCheckedAsync(...args) };
   }
 }
 

@@ -11,7 +11,7 @@ import { native } from '../native';
 import { Random } from '../random';
 import { makeBatches } from '../blocks/batching';
 import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint';
-import { Adam, AdamW, SGD, clipGradNorm, type Optimizer } from '../blocks/optimizers';
+import { Adam, AdamW, SGD, type Optimizer } from '../blocks/optimizers';
 import type { Schedule } from '../blocks/schedules';
 import type { BatchReport, EpochReport } from './reports';
 import type { Trainable } from './trainable';
@@ -29,7 +29,11 @@ export interface FitOptions<Example> {
   optimizer?: Optimizer | OptimizerSpec;
   /** Learning rate per optimizer step (overrides the optimizer's lr). */
   schedule?: Schedule;
-  /** Clip the global gradient norm to this value. */
+  /**
+   * Clip the global gradient norm to this value (clip_grad_norm_'s factor). The built-in optimizers apply the
+   * factor as their step reads the gradients, so model.gradients keep the unclipped values; an optimizer of
+   * your own without stepCheckedAsync gets them scaled in place.
+   */
   clipNorm?: number;
   validation?: readonly Example[];
   earlyStopping?: { patience: number; minDelta?: number; restoreBest?: boolean };
@@ -41,6 +45,8 @@ export interface FitOptions<Example> {
   /**
    * Non-finite loss or gradient, or a step that would make a weight non-finite: throw (default)
    * or skip the batch (its step undone, optimizer state included). Weights never take NaN or Infinity.
+   * SGD, Adam and AdamW also refuse a step that would make their state non-finite, and a refused step
+   * leaves their state as it was in both modes.
    */
   onNonFinite?: 'throw' | 'skip';
   /** Save a checkpoint (model, optimizer, generators, counters) after every complete epoch. */
@@ -92,12 +98,7 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
       model.random.setState(state.modelRandom);
     }
     const started = performance.now();
-    // Weights before each step: a step with finite gradients can still overflow (a huge learning
-    // rate); it is then undone, so weights never take NaN or Infinity. With 'skip' the optimizer's
-    // state is restored too (a copy per step, paid only in that mode), so training goes on as if the
-    // batch were absent; with 'throw' training ends, and an optimizer passed in keeps the step's moments.
-    const weightsBefore = new Float32Array(model.parameters.length);
-    const nonFinite = new Float64Array(1);
+    const stepper = new Stepper(model, optimizer, o.onNonFinite);
     let stoppedEarly = false;
     let outOfTime = false;
     while (state.epoch < o.epochs && !stoppedEarly && !outOfTime) {
@@ -112,21 +113,13 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
         const batchStart = performance.now();
         model.zeroGrad();
         const result = await model.trainBatch(batches[i], { random: model.random });
-        const gradNorm = o.clipNorm !== undefined ? clipGradNorm(model.gradients, o.clipNorm) : gradientNorm(model.gradients);
+        const gradNorm = await stepper.gradientNorm();
         let finite = Number.isFinite(result.loss) && Number.isFinite(gradNorm);
-        let overflowed = false;
+        let overflowed = 0;
         if (finite) {
           if (o.schedule) optimizer.lr = o.schedule(state.step);
-          weightsBefore.set(model.parameters);
-          const optimizerBefore = o.onNonFinite === 'skip' ? optimizer.state() : null;
-          await optimizer.stepAsync(model.parameters, model.gradients);
-          native.countNonfinite(model.parameters, nonFinite);
-          if (nonFinite[0] > 0) {
-            model.parameters.set(weightsBefore);
-            if (optimizerBefore) optimizer.loadState(optimizerBefore);
-            finite = false;
-            overflowed = true;
-          }
+          overflowed = await stepper.step(clipFactor(gradNorm, o.clipNorm));
+          if (overflowed > 0) finite = false;
         }
         if (finite) {
           state.step++;
@@ -135,7 +128,8 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
         } else if (o.onNonFinite === 'skip') {
           state.skippedBatches++;
         } else {
-          const what = overflowed ? `weights after the optimizer step (${nonFinite[0]} of them; learning rate ${optimizer.lr})`
+          const what = overflowed > 0 ? `weights after the optimizer step (${overflowed} would be NaN or Infinity, ` +
+            `in the weights or the optimizer's state; learning rate ${optimizer.lr})`
             : `${Number.isFinite(result.loss) ? 'gradient' : 'loss'} (loss ${result.loss}, gradient norm ${gradNorm})`;
           throw new RnnkitError(`training stopped at epoch ${epoch}, batch ${i + 1}: non-finite ${what}; ` +
             'the weights were not updated. Lower the learning rate, set clipNorm, or pass onNonFinite: \'skip\'.',
@@ -192,10 +186,59 @@ export async function evaluateLoss<Example>(model: Trainable<Example>, data: rea
   return count > 0 ? loss / count : NaN;
 }
 
-function gradientNorm(grads: Float32Array): number {
-  const sum = new Float64Array(1);
-  native.sumSquares(grads, sum);
-  return Math.sqrt(sum[0]);
+/** clip_grad_norm_'s factor maxNorm / (norm + 1e-6) when below 1 (clipGradNorm's arithmetic), else 1. */
+function clipFactor(norm: number, maxNorm: number | undefined): number {
+  if (maxNorm === undefined) return 1;
+  const factor = maxNorm / (norm + 1e-6);
+  return factor < 1 ? factor : 1;
+}
+
+/**
+ * One batch's optimizer step with its guards, all on native worker threads (the event loop only waits):
+ * the gradient norm (sumSquaresAsync: the norm is finite exactly when every gradient is), then the step.
+ * A step with finite gradients can still overflow (a huge learning rate); it must then leave the weights,
+ * and with 'skip' the optimizer's state, as they were, so weights never take NaN or Infinity and training
+ * goes on as if the batch were absent.
+ * The built-in optimizers do that with stepCheckedAsync ("check before applying"): the whole update is
+ * computed once without writing and counted, and written only if it stays finite; clipping's factor is
+ * applied as it reads the gradients. That costs a second pass of the update's arithmetic on a worker
+ * thread; copying the weights and, with 'skip', Adam's two moment buffers before every step (the way kept
+ * below for optimizers without it) cost as much in bytes moved and ran on the event loop, every step,
+ * for a rare refusal (bench/fit-event-loop.ts).
+ */
+class Stepper<Example> {
+  private readonly sum = new Float64Array(1);
+  private readonly count = new Float64Array(1);
+  private weightsBefore: Float32Array | null = null;  // the copy path only
+
+  constructor(private readonly model: Trainable<Example>, private readonly optimizer: Optimizer,
+    private readonly onNonFinite: 'throw' | 'skip') {}
+
+  async gradientNorm(): Promise<number> {
+    await native.sumSquaresAsync(this.model.gradients, this.sum);
+    return Math.sqrt(this.sum[0]);
+  }
+
+  /** Takes the step from finite gradients scaled by gradScale; 0 if it did, else how many values it refused. */
+  async step(gradScale: number): Promise<number> {
+    const { model, optimizer } = this;
+    if (optimizer.stepCheckedAsync) {
+      const r = await optimizer.stepCheckedAsync(model.parameters, model.gradients, { gradScale });
+      return r.applied ? 0 : Math.max(1, r.nonFinite);
+    }
+    // An optimizer of one's own: scale in place, copy, step, count, and put back what overflowed. With
+    // 'throw' training ends, and that optimizer keeps the refused step's moments.
+    if (gradScale !== 1) await native.scaleAsync(model.gradients, gradScale);
+    this.weightsBefore ??= new Float32Array(model.parameters.length);
+    this.weightsBefore.set(model.parameters);
+    const optimizerBefore = this.onNonFinite === 'skip' ? optimizer.state() : null;
+    await optimizer.stepAsync(model.parameters, model.gradients);
+    await native.countNonfiniteAsync(model.parameters, this.count);
+    if (this.count[0] === 0) return 0;
+    model.parameters.set(this.weightsBefore);
+    if (optimizerBefore) optimizer.loadState(optimizerBefore);
+    return this.count[0];
+  }
 }
 
 function checkFitOptions<Example>(options: FitOptions<Example>) {

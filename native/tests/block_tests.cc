@@ -3,6 +3,7 @@
 // in double precision. Run by ctest (see CMakeLists.txt).
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <random>
@@ -351,6 +352,76 @@ void test_adam(const AdamConfig& c) {
   check(ef < 1e-5, std::string(c.name) + ": 5 steps match the scalar reference (float)", ef);
 }
 
+// The checked steps write exactly what scale + the plain step write, and a step that would overflow writes nothing.
+template <typename Real>
+bool same_bits(const std::vector<Real>& a, const std::vector<Real>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(Real)) == 0;
+}
+
+void test_sgd_checked(const SgdConfig& c) {
+  const size_t n = 1000;
+  std::mt19937 rng(10);
+  const Vec p0 = randoms(n, rng);
+  std::vector<float> pa(p0.begin(), p0.end()), ba(n, 0.0f), pb = pa, bb = ba;
+  bool same = true;
+  for (int step = 1; step <= 4; ++step) {
+    const Vec g = randoms(n, rng, 3.0);
+    std::vector<float> ga(g.begin(), g.end());
+    const std::vector<float> gb = ga;
+    const double factor = step % 2 ? 0.37 : 1.0;  // clip_grad_norm_'s factor, or none
+    scale(ga.data(), n, factor);
+    sgd_step(pa.data(), ba.data(), ga.data(), n, c.lr, c.momentum, c.dampening, c.nesterov, c.weight_decay, step == 1);
+    same = same && sgd_step_checked(pb.data(), bb.data(), gb.data(), n, factor, c.lr, c.momentum, c.dampening,
+                                    c.nesterov, c.weight_decay, step == 1) == 0;
+  }
+  check(same && same_bits(pa, pb) && same_bits(ba, bb),
+        std::string("sgd ") + c.name + ": checked step = scale + step, bit for bit", 0);
+  // lr 1e38 overflows the elements with |update| > ~3.4: counted, nothing written.
+  const std::vector<float> pk = pb, bk = bb;
+  std::vector<float> g(n, 0.0f);
+  g[7] = 10.0f, g[500] = -20.0f;
+  const size_t bad = sgd_step_checked(pb.data(), bb.data(), g.data(), n, 1.0, 1e38, c.momentum, c.dampening,
+                                      c.nesterov, c.weight_decay, false);
+  check(bad >= 2 && same_bits(pb, pk) && same_bits(bb, bk),
+        std::string("sgd ") + c.name + ": an overflowing step is counted and changes nothing", double(bad));
+}
+
+void test_adam_checked(const AdamConfig& c) {
+  const size_t n = 1000;
+  std::mt19937 rng(11);
+  const Vec p0 = randoms(n, rng);
+  std::vector<float> pa(p0.begin(), p0.end()), ma(n, 0.0f), va(n, 0.0f), pb = pa, mb = ma, vb = va;
+  bool same = true;
+  for (int step = 1; step <= 4; ++step) {
+    const Vec g = randoms(n, rng, 3.0);
+    std::vector<float> ga(g.begin(), g.end());
+    const std::vector<float> gb = ga;
+    const double factor = step % 2 ? 0.37 : 1.0;
+    scale(ga.data(), n, factor);
+    adam_step(pa.data(), ma.data(), va.data(), ga.data(), n, c.lr, c.beta1, c.beta2, c.eps, c.weight_decay, c.decoupled,
+              step);
+    same = same && adam_step_checked(pb.data(), mb.data(), vb.data(), gb.data(), n, factor, c.lr, c.beta1, c.beta2,
+                                     c.eps, c.weight_decay, c.decoupled, step) == 0;
+  }
+  check(same && same_bits(pa, pb) && same_bits(ma, mb) && same_bits(va, vb),
+        std::string(c.name) + ": checked step = scale + step, bit for bit", 0);
+  const std::vector<float> pk = pb, mk = mb, vk = vb;
+  std::vector<float> g(n, 0.5f);
+  // A gradient of 1e20 squares to infinity in exp_avg_sq (the weight itself would stay finite); a NaN one
+  // spreads to every value of its element. Both are refused, with the step count left to the caller.
+  g[3] = 1e20f;
+  g[900] = std::numeric_limits<float>::quiet_NaN();
+  const size_t bad = adam_step_checked(pb.data(), mb.data(), vb.data(), g.data(), n, 1.0, c.lr, c.beta1, c.beta2,
+                                       c.eps, c.weight_decay, c.decoupled, 5);
+  check(bad == 2 && same_bits(pb, pk) && same_bits(mb, mk) && same_bits(vb, vk),
+        std::string(c.name) + ": a step overflowing a moment or fed NaN is counted, changes nothing", double(bad));
+  const std::vector<float> fine(n, 0.5f);
+  const size_t huge = adam_step_checked(pb.data(), mb.data(), vb.data(), fine.data(), n, 1.0, 1e300, c.beta1,
+                                        c.beta2, c.eps, c.weight_decay, c.decoupled, 5);
+  check(huge == n && same_bits(pb, pk) && same_bits(mb, mk) && same_bits(vb, vk),
+        std::string(c.name) + ": lr 1e300 overflows every weight: all counted, nothing written", double(huge));
+}
+
 void test_norm_helpers() {
   std::vector<float> g{3.0f, -4.0f, 12.0f};
   const double ss = sum_squares(g.data(), g.size());
@@ -385,6 +456,13 @@ int main() {
   test_adam({0.01, 0.9, 0.999, 1e-8, 0.0, false, "adam"});
   test_adam({0.01, 0.8, 0.99, 1e-6, 0.1, false, "adam + weight decay"});
   test_adam({0.01, 0.9, 0.999, 1e-8, 0.1, true, "adamw"});
+  test_sgd_checked({0.1, 0.0, 0.0, false, 0.0, "plain"});
+  test_sgd_checked({0.05, 0.9, 0.0, false, 0.01, "momentum + weight decay"});
+  test_sgd_checked({0.05, 0.9, 0.3, false, 0.0, "momentum + dampening"});
+  test_sgd_checked({0.05, 0.9, 0.0, true, 0.01, "nesterov + weight decay"});
+  test_adam_checked({0.01, 0.9, 0.999, 1e-8, 0.0, false, "adam"});
+  test_adam_checked({0.01, 0.8, 0.99, 1e-6, 0.1, false, "adam + weight decay"});
+  test_adam_checked({0.01, 0.9, 0.999, 1e-8, 0.1, true, "adamw"});
   test_norm_helpers();
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
