@@ -36,11 +36,13 @@
       # -fno-trapping-math: lets GCC vectorise the element-wise cell loops for AVX2 (fast_math.h).
       # -fno-math-errno: sqrt becomes one instruction instead of a call that may set errno, so the
       # optimizer loops (Adam's sqrt) vectorise; neither flag changes a computed value.
+      # -ffp-contract=off: a*b+c stays two roundings unless a kernel asks for an FMA, the same in
+      # every build (CMakeLists.txt says so too), so bit-for-bit tests hold on arm64 as on x86.
       # -fvisibility=hidden: only the N-API entry point is exported. Otherwise the statics of
       # inline functions (the thread pool, the ISA choice) are GNU-unique symbols, shared
       # process-wide by every rnnkit.node loaded: two rnnkit versions in one process would
       # use one pool object laid out by the other's code.
-      "cflags_cc": ["-std=c++17", "-O3", "-fno-trapping-math", "-fno-math-errno", "-fvisibility=hidden", "-fexceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off", "-fvisibility=hidden", "-fexceptions"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17"
