@@ -9,7 +9,7 @@ import { native, NativeCell, NativeScore, type NativeDecoderShape } from '../nat
 import { Random } from '../random';
 import type { Tensor } from '../tensor';
 import { gateCount, nativeCell, type CellName, type Nonlinearity } from './cell-kind';
-import { allocateFloat32 } from './allocation';
+import { allocateFloat32, MAX_TENSOR_ELEMENTS } from './allocation';
 import { ParameterModule } from './module';
 
 export type AttentionKind = 'bahdanau' | 'luong-dot' | 'luong-general';
@@ -260,12 +260,12 @@ export class AttentionDecoder extends ParameterModule {
     }
     const workspace = training ? { data: this.trainingWorkspace(sizes.workspace) }
       : this.inferenceWorkspace(shape, sizes.workspace, reuseKeys);
-    const output = new Float32Array(M * B * (H + this.memorySize));
-    const weights = new Float32Array(M * B * N);
-    const hN = new Float32Array(B * H);
-    const cN = this.usesCellState ? new Float32Array(B * H) : null;
-    const xs = training ? input.data.slice() : input.data;
-    const ms = training ? mem.data.slice() : mem.data;
+    const output = this.callBuffer('output', M * B * (H + this.memorySize));
+    const weights = this.callBuffer('weights', M * B * N);
+    const hN = this.callBuffer('hN', B * H);
+    const cN = this.usesCellState ? this.callBuffer('cN', B * H) : null;
+    const xs = training ? this.callCopy('x', input.data) : input.data;
+    const ms = training ? this.callCopy('memory', mem.data) : mem.data;
     const args = [shape, this.parameters, xs, ms, src, tgt, h0, c0, !reuseKeys, workspace.data, output, weights, hN,
       cN] as const;
     const result: AttentionDecoderOutput = {
@@ -283,12 +283,15 @@ export class AttentionDecoder extends ParameterModule {
    * Training forwards share one buffer, grown to the largest shape seen: only the
    * last training forward is ever differentiated, and a fresh 20 MB zeroed buffer
    * per batch (the g2p model) cost the JS thread allocation time and GC pauses.
-   * The kernels write every workspace value they read.
+   * The kernels write every workspace value they read. It grows a quarter past what is asked: each
+   * growth (tens of MB) is external memory that V8 answers with a full GC, so a few longer batches
+   * later in an epoch should not each bring one.
    */
   private trainingWorkspace(floats: number): Float32Array {
     if (!this.sharedWorkspace || this.sharedWorkspace.length < floats) {
       this.sharedWorkspace = null;  // let the old one go before allocating the larger
-      this.sharedWorkspace = allocateFloat32('workspace', floats);
+      const roomy = Math.min(Math.ceil(floats * 1.25), MAX_TENSOR_ELEMENTS, Math.floor(this.workspaceLimitBytes / 4));
+      this.sharedWorkspace = allocateFloat32('workspace', Math.max(floats, roomy));
     }
     return this.sharedWorkspace.subarray(0, floats);
   }
@@ -320,10 +323,10 @@ export class AttentionDecoder extends ParameterModule {
       if (!this.usesCellState) throw typeError('dcN: only an LSTM decoder has a cell state');
       dcN = checkTensor('dcN', g.dcN, [1, B, H]).data;
     }
-    const dx = new Float32Array(M * B * X);
-    const dMemory = new Float32Array(N * B * E);
-    const dh0 = new Float32Array(B * H);
-    const dc0 = this.usesCellState ? new Float32Array(B * H) : null;
+    const dx = this.callBuffer('dx', M * B * X);
+    const dMemory = this.callBuffer('dMemory', N * B * E);
+    const dh0 = this.callBuffer('dh0', B * H);
+    const dc0 = this.usesCellState ? this.callBuffer('dc0', B * H) : null;
     const args = [r.shape, this.parameters, this.gradients, r.workspace, dOutput, dhN, dcN, r.x, r.memory,
       r.sourceLengths, r.targetLengths, dx, dMemory, dh0, dc0] as const;
     const result: AttentionDecoderGradients = {

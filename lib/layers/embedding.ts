@@ -6,7 +6,6 @@ import { RnnkitError, shapeError, typeError, valueError } from '../errors';
 import { native } from '../native';
 import { Random } from '../random';
 import type { Tensor } from '../tensor';
-import { allocateFloat32 } from './allocation';
 import { elementCount, ParameterModule } from './module';
 
 export interface EmbeddingOptions {
@@ -103,7 +102,7 @@ export class Embedding extends ParameterModule {
     for (let n = 0; n < N; n++) {
       if (ids[n] < 0 || ids[n] >= V) throw valueError(`ids[${n}]: expected an id in [0, ${V - 1}], got ${ids[n]}`);
     }
-    const out = allocateFloat32(`output of [${N} ids, embeddingDim=${E}]`, N * E);
+    const out = this.callBuffer(`output of [${N} ids, embeddingDim=${E}]`, N * E);
     const record = training ? { ids: ids.slice(), shape: [...shape] } : this.recorded;
     const args = [ids, this.parameters, N, V, E, out] as const;
     return { args, record, result: { data: out, shape: [...shape, E] } };

@@ -7,7 +7,6 @@ import { native } from '../native';
 import { Random } from '../random';
 import { checkRows } from '../rows';
 import type { Tensor } from '../tensor';
-import { allocateFloat32 } from './allocation';
 import { elementCount, ParameterModule } from './module';
 
 export interface LinearOptions {
@@ -98,10 +97,11 @@ export class Linear extends ParameterModule {
     const I = this.inFeatures, O = this.outFeatures;
     const input = checkRows('x', x, I, `[..., inFeatures=${I}]`);
     const shape = [...input.shape.slice(0, -1), O];
-    const y = allocateFloat32(`output of [${input.rows}, outFeatures=${O}]`, input.rows * O);
+    const y = this.callBuffer(`output of [${input.rows}, outFeatures=${O}]`, input.rows * O);
     let record = this.recorded;
     if (training) {
-      if (this.saved.length < input.data.length) this.saved = new Float32Array(input.data.length);
+      // Grown with room to spare, as the batch scratch is: each growth is external memory V8 may answer with a full GC.
+      if (this.saved.length < input.data.length) this.saved = new Float32Array(Math.ceil(input.data.length * 1.25));
       this.saved.set(input.data);
       record = { shape: input.shape, rows: input.rows };
       this.recorded = null;  // the saved copy no longer matches an older record
@@ -120,7 +120,7 @@ export class Linear extends ParameterModule {
     const { shape, rows } = this.recorded;
     const I = this.inFeatures, O = this.outFeatures;
     const d = checkTensor('dy', dy, [...shape.slice(0, -1), O], 'the shape of the last output');
-    const dx = new Float32Array(rows * I);
+    const dx = this.callBuffer('dx', rows * I);
     const dBias = this.bias ? this.gradientView('bias') : null;
     const args = [d.data, this.saved.subarray(0, rows * I), this.parameterView('weight'), rows, I, O,
       this.gradientView('weight'), dBias, dx, false] as const;

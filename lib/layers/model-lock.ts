@@ -9,6 +9,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BusyGuard } from '../busy';
 import { RnnkitError } from '../errors';
+import { BatchScratch, withBatchScratch } from './batch-scratch';
 
 const inside = new AsyncLocalStorage<ReadonlySet<ModelLock>>();
 
@@ -20,6 +21,8 @@ export class ModelLock {
   private disposed = false;
   /** The one record of async native calls in flight on any of the owner's modules. */
   readonly busy: BusyGuard;
+  private readonly scratch = new BatchScratch();
+  private inBatch = false;
 
   constructor(private readonly what: string) {
     this.busy = new BusyGuard(what);
@@ -77,6 +80,23 @@ export class ModelLock {
     }
   }
 
+  /**
+   * Runs one training or evaluation batch (`work`: the structure's own forward and backward) with
+   * its per-call buffers taken from the model's batch scratch (batchFloat32). Nothing made in it may
+   * be handed out: the next batch writes over it.
+   */
+  async batch<T>(work: () => Promise<T>): Promise<T> {
+    if (this.inBatch) {
+      throw new RnnkitError(`this ${this.what} is already running a batch; await it first`, 'ERR_RNNKIT_BUSY');
+    }
+    this.inBatch = true;
+    try {
+      return await withBatchScratch(this.scratch, work);
+    } finally {
+      this.inBatch = false;
+    }
+  }
+
   get isDisposed(): boolean {
     return this.disposed;
   }
@@ -84,6 +104,7 @@ export class ModelLock {
   /** From now on every use of the owner and of its modules throws ERR_RNNKIT_DISPOSED. */
   markDisposed(): void {
     this.disposed = true;
+    this.scratch.release();
   }
 
   private assertNotDisposed(): void {

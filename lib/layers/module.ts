@@ -6,6 +6,7 @@ import { checkBoolean, checkFiniteArray, checkObject, checkTensor, formatShape }
 import { RnnkitError, shapeError } from '../errors';
 import type { Tensor } from '../tensor';
 import { allocateFloat32, checkParameterBudget } from './allocation';
+import { batchFloat32 } from './batch-scratch';
 import { BusyGuard } from '../busy';
 import type { ModelLock } from './model-lock';
 
@@ -137,6 +138,18 @@ export abstract class ParameterModule {
    */
   protected get busy(): BusyGuard {
     return this.owner?.busy ?? this.ownBusy;
+  }
+
+  /** A buffer for what this call returns or keeps for its backward: batchFloat32 (from a batch's scratch while one runs). */
+  protected callBuffer(name: string, count: number, zero = true): Float32Array {
+    return batchFloat32(name, count, zero);
+  }
+
+  /** A copy of `values` in a callBuffer (what backward needs, safe from the caller changing it). */
+  protected callCopy(name: string, values: Float32Array): Float32Array {
+    const copy = this.callBuffer(name, values.length, false);
+    copy.set(values);
+    return copy;
   }
 
   /** Throws when the module cannot be used now (disposed, async work in flight, its model training); overrides call it. */

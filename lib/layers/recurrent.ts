@@ -222,9 +222,9 @@ export abstract class Recurrent extends ParameterModule {
     // [B, T, F] with B = 1 or T = 1 is the same memory as [T, B, F], and so is unbatched [T, F] as [T, 1, F].
     const swap = this.batchFirst && !unbatched && T > 1 && B > 1;
     const xTimeMajor = swap ? swapLeadingAxes(input.data, B, T, I) : input.data;
-    const output = new Float32Array(T * B * DH);
-    const hN = new Float32Array(S * B * H);
-    const cN = this.usesCellState ? new Float32Array(S * B * H) : null;
+    const output = this.callBuffer('output', T * B * DH);
+    const hN = this.callBuffer('hN', S * B * H);
+    const cN = this.usesCellState ? this.callBuffer('cN', S * B * H) : null;
     if (o.dropoutSeed === undefined && training) {
       this.randomBeforeForward = this.random.getState();
       dropoutSeed = this.random.nextSafeInteger();
@@ -289,9 +289,9 @@ export abstract class Recurrent extends ParameterModule {
     // dOutput and dx in the forward's layout; the native loop reads and writes time-major.
     const swap = this.batchFirst && !unbatched && T > 1 && B > 1;
     const dOutput = dOutputTensor === null ? null : swap ? swapLeadingAxes(dOutputTensor.data, B, T, DH) : dOutputTensor.data;
-    const dx = new Float32Array(T * B * I);
-    const dh0 = new Float32Array(S * B * H);
-    const dc0 = this.usesCellState ? new Float32Array(S * B * H) : null;
+    const dx = this.callBuffer('dx', T * B * I);
+    const dh0 = this.callBuffer('dh0', S * B * H);
+    const dc0 = this.usesCellState ? this.callBuffer('dc0', S * B * H) : null;
     const args = [this.parameters, this.gradients, dOutput, dhN, dcN, dx, dh0, dc0] as const;
     const finish = (): InputGradients => {
       const result: InputGradients = {

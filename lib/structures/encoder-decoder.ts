@@ -122,14 +122,6 @@ export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
     });
   }
 
-  async trainBatch(batch: EncoderDecoderExample[], context: TrainContext): Promise<BatchResult> {
-    return this.run(batch, true, context);
-  }
-
-  async evaluateBatch(batch: EncoderDecoderExample[]): Promise<BatchResult> {
-    return this.run(batch, false, null);
-  }
-
   /**
    * Output sequences for source sequences (greedy by default; 'sample' or 'beam'), decoded in batches
    * of similar lengths on the JS thread. With attention, `attention: true` (the default for greedy
@@ -166,7 +158,7 @@ export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
     return yield* generateTokens(this.decoder.stepper, state, enc.batch, this.output, o, indices);
   }
 
-  private async run(batch: EncoderDecoderExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
+  protected async runBatch(batch: EncoderDecoderExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
     const enc = await this.encoder.forward(batch.map((e) => e.input), { training, random: context?.random });
     const source: DecoderSource = { batch: enc.batch, context: enc.context, memory: enc.memory, sourceLengths: enc.lengths };
     const r = await runDecoder(this.decoder, source, batch.map((e) => e.target), this.output, {

@@ -2,6 +2,7 @@
 // step (the memory attention reads) and a context vector per sequence: the
 // last layer's final state, both directions concatenated [B, D*H].
 
+import { batchFloat32 } from '../layers/batch-scratch';
 import type { ParameterModule } from '../layers/module';
 import type { Recurrent } from '../layers/recurrent';
 import type { Random } from '../random';
@@ -68,7 +69,7 @@ export class Encoder {
 
   private contextOf(hN: Tensor, batch: number): Float32Array {
     const D = this.rnn.numDirections, H = this.rnn.hiddenSize, last = (this.rnn.numLayers - 1) * D;
-    const context = new Float32Array(batch * D * H);
+    const context = batchFloat32('context', batch * D * H);
     for (let d = 0; d < D; d++) {
       for (let b = 0; b < batch; b++) {
         context.set(hN.data.subarray(((last + d) * batch + b) * H, ((last + d) * batch + b + 1) * H), (b * D + d) * H);
@@ -80,7 +81,7 @@ export class Encoder {
   private contextGradientToState(dContext: Float32Array): Tensor {
     const D = this.rnn.numDirections, H = this.rnn.hiddenSize, L = this.rnn.numLayers;
     const batch = dContext.length / (D * H), last = (L - 1) * D;
-    const dhN = new Float32Array(L * D * batch * H);
+    const dhN = batchFloat32('dhN', L * D * batch * H);
     for (let d = 0; d < D; d++) {
       for (let b = 0; b < batch; b++) {
         dhN.set(dContext.subarray((b * D + d) * H, (b * D + d + 1) * H), ((last + d) * batch + b) * H);

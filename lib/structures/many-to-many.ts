@@ -84,14 +84,6 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
     });
   }
 
-  async trainBatch(batch: ManyToManyExample[], context: TrainContext): Promise<BatchResult> {
-    return this.run(batch, true, context);
-  }
-
-  async evaluateBatch(batch: ManyToManyExample[]): Promise<BatchResult> {
-    return this.run(batch, false, null);
-  }
-
   /** Per-step predictions: class ids (classes) or vectors (real), in batches of similar lengths on the JS thread. */
   predict(inputs: readonly SequenceData[], options: BatchOptions = {}): Array<number[] | number[][]> {
     this.checkInputs(inputs);
@@ -221,7 +213,7 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
   }
 
   /** Forward (and backward when training) over chunks of the batch's steps. */
-  private async run(batch: ManyToManyExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
+  protected async runBatch(batch: ManyToManyExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
     const spec = this.options;
     const enc = await this.encoder.input.encode(batch.map((e) => e.input), training);
     const { steps: T, batch: B, lengths } = enc;

@@ -74,14 +74,6 @@ export class ManyToOne extends SequenceModel<ManyToOneExample> {
     });
   }
 
-  async trainBatch(batch: ManyToOneExample[], context: TrainContext): Promise<BatchResult> {
-    return this.run(batch, true, context);
-  }
-
-  async evaluateBatch(batch: ManyToOneExample[]): Promise<BatchResult> {
-    return this.run(batch, false, null);
-  }
-
   /** Class probabilities [numClasses] (classes) or the predicted vector (real), per input; batched on the JS thread. */
   predictProba(inputs: readonly SequenceData[], options: BatchOptions = {}): number[][] {
     const batchSize = this.checkPredict(inputs, options);
@@ -127,7 +119,7 @@ export class ManyToOne extends SequenceModel<ManyToOneExample> {
     return batch.map((_, b) => Array.from(values.subarray(b * W, (b + 1) * W)));
   }
 
-  private async run(batch: ManyToOneExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
+  protected async runBatch(batch: ManyToOneExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
     const out = this.options.output;
     const enc = await this.encoder.forward(batch.map((e) => e.input), { training, random: context?.random });
     const B = enc.batch;

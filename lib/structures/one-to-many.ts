@@ -84,14 +84,6 @@ export class OneToMany extends SequenceModel<OneToManyExample> {
     });
   }
 
-  async trainBatch(batch: OneToManyExample[], context: TrainContext): Promise<BatchResult> {
-    return this.run(batch, true, context);
-  }
-
-  async evaluateBatch(batch: OneToManyExample[]): Promise<BatchResult> {
-    return this.run(batch, false, null);
-  }
-
   /** A generated token sequence (end token excluded) and its log-probability, per input, in batches on the JS thread. */
   generate(inputs: ReadonlyArray<number | readonly number[]>, options: GenerateOptions = {}): Array<{ tokens: number[]; logProb: number }> {
     const o = this.checkGenerate(inputs, options);
@@ -124,7 +116,7 @@ export class OneToMany extends SequenceModel<OneToManyExample> {
     return yield* generateTokens(this.decoder.stepper, state, B, this.output, o, indices);
   }
 
-  private async run(batch: OneToManyExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
+  protected async runBatch(batch: OneToManyExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
     const B = batch.length;
     const conditionIds = this.conditionEmbedding ? Int32Array.from(batch, (e) => e.input as number) : null;
     const contextData = conditionIds

@@ -49,10 +49,18 @@ export abstract class SequenceModel<Example> implements Trainable<Example> {
   abstract exampleLength(example: Example): number;
   /** Throws a TypeError/RangeError naming `name[i]` for the first bad example. */
   abstract checkExamples(data: readonly Example[], name: string): void;
+  /** Forward (and with `training`, backward, accumulating gradients of the mean loss) on one batch. */
+  protected abstract runBatch(batch: Example[], training: boolean, context: TrainContext | null): Promise<BatchResult>;
+
   /** Forward and backward on one batch; accumulates gradients of the mean loss. */
-  abstract trainBatch(batch: Example[], context: TrainContext): Promise<BatchResult>;
+  trainBatch(batch: Example[], context: TrainContext): Promise<BatchResult> {
+    return this.lock.batch(() => this.runBatch(batch, true, context));
+  }
+
   /** Forward only: summed loss and count. */
-  abstract evaluateBatch(batch: Example[]): Promise<BatchResult>;
+  evaluateBatch(batch: Example[]): Promise<BatchResult> {
+    return this.lock.batch(() => this.runBatch(batch, false, null));
+  }
 
   /** Trains on `data` (see FitOptions); resolves with the per-epoch history. */
   fit(data: readonly Example[], options: FitOptions<Example> = {}): Promise<FitHistory> {
