@@ -140,6 +140,9 @@ export interface NativeBlockKernels {
   sumSquaresAsync(x: F32, result: F64): Promise<void>;
   scale(x: F32, factor: number): void;
   scaleAsync(x: F32, factor: number): Promise<void>;
+  /** Every element of x set to +0 (NaN and infinities included). */
+  zero(x: F32): void;
+  zeroAsync(x: F32): Promise<void>;
   /** result[0] = how many of x are NaN or infinite. */
   countNonfinite(x: F32, result: F64): void;
   countNonfiniteAsync(x: F32, result: F64): Promise<void>;

@@ -192,6 +192,20 @@ describe('reliability: concurrency', function () {
     model.predict([[1, 2]]);  // usable again
   });
 
+  it('zeroGradAsync sets every gradient to +0 (NaN and infinities too) off the JS thread, and is refused while the model trains', async function () {
+    const model = makeModel();
+    model.gradients.fill(Number.NaN);
+    model.gradients[0] = Infinity;
+    model.gradients[1] = -0;
+    const zeroing = model.zeroGradAsync();
+    assert.throws(() => model.predict([[1, 2]]), { code: 'ERR_RNNKIT_BUSY' });  // the layers are busy meanwhile
+    await zeroing;
+    assert.ok(model.gradients.every((g) => Object.is(g, 0)), 'every gradient is +0');
+    const training = model.fit(tokenData(8), { epochs: 1, batchSize: 4, seed: 1 });
+    await assert.rejects(model.zeroGradAsync(), { code: 'ERR_RNNKIT_BUSY' });
+    await training;
+  });
+
   it('independent layers and models run concurrently and each equals its serial run bit for bit', async function () {
     const makers: Array<() => Recurrent> = [
       () => new GRU({ inputSize: 5, hiddenSize: 32, numLayers: 2, bidirectional: true, seed: 1 }),

@@ -5,6 +5,7 @@
 import { checkObject, checkPositiveInteger } from '../check';
 import { valueError } from '../errors';
 import { ModelLock } from '../layers/model-lock';
+import { native } from '../native';
 import { elementCount, type ParameterModule } from '../layers/module';
 import { writeModelFile } from '../io/model-format';
 import { Random } from '../random';
@@ -98,7 +99,15 @@ export abstract class SequenceModel<Example> implements Trainable<Example> {
 
   zeroGrad(): void {
     this.lock.assertAccess();
+    this.lock.busy.assertIdle();
     this.gradients.fill(0);
+  }
+
+  /** zeroGrad on a native worker thread; the model's layers are busy meanwhile. */
+  async zeroGradAsync(): Promise<void> {
+    this.lock.assertAccess();
+    this.lock.busy.assertIdle();
+    await this.lock.busy.track(native.zeroAsync(this.gradients));
   }
 
   /** All parameters under `module.name` keys (PyTorch-style dotted names). */

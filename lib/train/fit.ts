@@ -111,7 +111,8 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
       for (let i = 0; i < batches.length; i++) {
         if (o.timeBudgetMs !== undefined && performance.now() - started > o.timeBudgetMs) { outOfTime = true; break; }
         const batchStart = performance.now();
-        model.zeroGrad();
+        if (model.zeroGradAsync) await model.zeroGradAsync();
+        else model.zeroGrad();
         const result = await model.trainBatch(batches[i], { random: model.random });
         const gradNorm = await stepper.gradientNorm();
         let finite = Number.isFinite(result.loss) && Number.isFinite(gradNorm);

@@ -34,6 +34,8 @@ export interface Trainable<Example> {
   /** Forward only: summed loss and count. */
   evaluateBatch(batch: Example[]): Promise<BatchResult>;
   zeroGrad(): void;
+  /** zeroGrad on a native thread (fit uses it when present: the event loop stays free). */
+  zeroGradAsync?(): Promise<void>;
   stateDict(): Record<string, Tensor>;
   /** Checks every key and shape before anything changes. */
   loadStateDict(dict: Record<string, Tensor>): void;
