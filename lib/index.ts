@@ -46,4 +46,4 @@ export type { InputSpec, OutputSpec, RecurrentSpec, TokenOutputSpec } from './st
 export type { BatchOptions, GenerateOptions } from './structures/generation';
 export type { SequenceModel, BatchResult, TrainContext } from './structures/sequence-model';
 export { loadModel } from './io/model-file';
-export type { FitOptions, FitHistory, BatchReport, EpochReport, OptimizerSpec } from './train/fit';
+export type { FitOptions, FitHistory, BatchReport, EpochReport, OptimizerSpec, AveragingOptions } from './train/fit';

@@ -143,6 +143,9 @@ export interface NativeBlockKernels {
   /** Every element of x set to +0 (NaN and infinities included). */
   zero(x: F32): void;
   zeroAsync(x: F32): Promise<void>;
+  /** average += (1 - decay) * (x - average), element by element in float32. */
+  movingAverage(average: F32, x: F32, decay: number): void;
+  movingAverageAsync(average: F32, x: F32, decay: number): Promise<void>;
   /** result[0] = how many of x are NaN or infinite. */
   countNonfinite(x: F32, result: F64): void;
   countNonfiniteAsync(x: F32, result: F64): Promise<void>;

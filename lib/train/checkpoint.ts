@@ -24,13 +24,15 @@ export interface TrainerState {
 
 const FORMAT = 'rnnkit-checkpoint';
 const BEST = 'best.parameters';  // the flat parameter vector of the best epoch so far
+const AVERAGE = 'average.parameters';  // fit's moving average of the weights (averaging)
 
-/** `best`: the weights early stopping will restore (null: none kept). */
+/** `best`: the weights early stopping will restore; `average`: fit's weight average (null: none kept). */
 export function saveCheckpoint<E>(path: string, model: Trainable<E>, optimizer: Optimizer, state: TrainerState,
-  best: Float32Array | null = null): void {
+  best: Float32Array | null = null, average: Float32Array | null = null): void {
   const tensors: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(model.stateDict())) tensors[`model.${name}`] = t;
   if (best) tensors[BEST] = { data: best, shape: [best.length] };
+  if (average) tensors[AVERAGE] = { data: average, shape: [average.length] };
   const numbers: Record<string, number> = {};
   for (const [name, value] of Object.entries(optimizer.state())) {
     if (typeof value === 'number') numbers[name] = value;
@@ -47,10 +49,10 @@ export function saveCheckpoint<E>(path: string, model: Trainable<E>, optimizer: 
 
 /**
  * Loads weights and optimizer state into the given model and optimizer; returns
- * the loop's state and the best weights early stopping kept (or null).
+ * the loop's state, the best weights early stopping kept and the weight average (or nulls).
  */
-export function loadCheckpoint<E>(path: string, model: Trainable<E>, optimizer: Optimizer):
-  { state: TrainerState; best: Float32Array | null } {
+export function loadCheckpoint<E>(path: string, model: Trainable<E>, optimizer: Optimizer, options: { averaging?: boolean } = {}):
+  { state: TrainerState; best: Float32Array | null; average: Float32Array | null } {
   const { tensors, metadata } = loadSafetensors(path);
   if (metadata.format !== FORMAT) throw new RnnkitFormatError(`${path}: not an rnnkit checkpoint (format '${metadata.format}')`);
   if (metadata.kind !== model.kind) {
@@ -64,9 +66,16 @@ export function loadCheckpoint<E>(path: string, model: Trainable<E>, optimizer: 
   }
   const state = parseTrainerState(path, metadata.trainer);
   const best = tensors[BEST]?.data ?? null;
-  if (best && best.length !== model.parameters.length) {
-    throw new RnnkitFormatError(`${path}: the checkpoint's best weights hold ${best.length} values, the model ` +
-      `${model.parameters.length}`);
+  const average = tensors[AVERAGE]?.data ?? null;
+  if ((average !== null) !== (options.averaging ?? false)) {
+    throw new RnnkitFormatError(`${path}: the checkpoint was written by a fit ${average ? 'with' : 'without'} ` +
+      'averaging; resume with the averaging option it was written with');
+  }
+  for (const [what, values] of [['best weights', best], ['weight average', average]] as const) {
+    if (values && values.length !== model.parameters.length) {
+      throw new RnnkitFormatError(`${path}: the checkpoint's ${what} hold ${values.length} values, the model ` +
+        `${model.parameters.length}`);
+    }
   }
   // All or nothing: the weights go back if the optimizer refuses its state.
   const before = model.parameters.slice();
@@ -77,7 +86,7 @@ export function loadCheckpoint<E>(path: string, model: Trainable<E>, optimizer: 
     model.parameters.set(before);
     throw error;
   }
-  return { state, best: best ? Float32Array.from(best) : null };
+  return { state, best: best ? Float32Array.from(best) : null, average: average ? Float32Array.from(average) : null };
 }
 
 /** The loop's counters and generator states, checked before anything is loaded. */

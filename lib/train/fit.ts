@@ -15,12 +15,14 @@ import { Adam, AdamW, SGD, type Optimizer } from '../blocks/optimizers';
 import type { Schedule } from '../blocks/schedules';
 import type { BatchReport, EpochReport } from './reports';
 import type { Trainable } from './trainable';
+import { checkAveragingOptions, WeightAverage, type AveragingOptions } from './weight-average';
 
 export type OptimizerSpec =
   | { type: 'sgd'; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number }
   | { type: 'adam' | 'adamw'; lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number };
 
 export type { BatchReport, EpochReport } from './reports';
+export type { AveragingOptions } from './weight-average';
 
 export interface FitOptions<Example> {
   epochs?: number;
@@ -49,6 +51,12 @@ export interface FitOptions<Example> {
    * leaves their state as it was in both modes.
    */
   onNonFinite?: 'throw' | 'skip';
+  /**
+   * Keep an exponential moving average of the weights (see AveragingOptions). Validation and early stopping
+   * score the average, and fit ends with it in the model (restoreBest: the best epoch's average). The
+   * callbacks see the training weights. Checkpoints hold it, so a resume needs the same option.
+   */
+  averaging?: AveragingOptions;
   /** Save a checkpoint (model, optimizer, generators, counters) after every complete epoch. */
   checkpointPath?: string;
   /** Continue from a checkpoint written by checkpointPath (same data and options). */
@@ -90,8 +98,10 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
       dataRandom: dataRandom.getState(), modelRandom: model.random.getState(),
     };
     let best: Float32Array | null = null;
+    const average = o.averaging ? new WeightAverage(model.parameters, o.averaging) : null;
     if (o.resumeFrom) {
-      const restored = loadCheckpoint(o.resumeFrom, model, optimizer);
+      const restored = loadCheckpoint(o.resumeFrom, model, optimizer, { averaging: average !== null });
+      if (average && restored.average) average.restore(restored.average);
       Object.assign(state, restored.state);
       if (o.earlyStopping?.restoreBest) best = restored.best;
       dataRandom.setState(state.dataRandom);
@@ -124,6 +134,7 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
         }
         if (finite) {
           state.step++;
+          await average?.update(state.step);
           lossSum += result.loss;
           countSum += result.count;
         } else if (o.onNonFinite === 'skip') {
@@ -148,7 +159,11 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
         epoch, loss: countSum > 0 ? lossSum / countSum : NaN, seconds: (performance.now() - epochStart) / 1000,
         sequencesPerSecond: sequences / ((performance.now() - epochStart) / 1000),
       };
-      if (o.validation) report.validationLoss = await evaluateLoss(model, o.validation, o.batchSize);
+      if (o.validation) {
+        const validation = o.validation;
+        const score = () => evaluateLoss(model, validation, o.batchSize);
+        report.validationLoss = await (average ? average.swappedIn(score) : score());
+      }
       state.history.push(report);
       state.epoch = epoch;
       if (o.earlyStopping && report.validationLoss !== undefined) {
@@ -157,7 +172,7 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
           state.bestLoss = report.validationLoss;
           state.bestEpoch = epoch;
           state.badEpochs = 0;
-          if (o.earlyStopping.restoreBest) best = model.parameters.slice();
+          if (o.earlyStopping.restoreBest) best = (average?.values ?? model.parameters).slice();
         } else if (++state.badEpochs >= o.earlyStopping.patience) {
           stoppedEarly = true;
         }
@@ -168,9 +183,11 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
       if (o.checkpointPath && !outOfTime) {
         state.dataRandom = dataRandom.getState();
         state.modelRandom = model.random.getState();
-        saveCheckpoint(o.checkpointPath, model, optimizer, state, o.earlyStopping?.restoreBest ? best : null);
+        saveCheckpoint(o.checkpointPath, model, optimizer, state, o.earlyStopping?.restoreBest ? best : null,
+          average?.values ?? null);
       }
     }
+    if (average) model.parameters.set(average.values);
     if (best && o.earlyStopping?.restoreBest) model.parameters.set(best);
     return { epochs: state.history, stoppedEarly, bestEpoch: state.bestEpoch, skippedBatches: state.skippedBatches };
   });
@@ -276,6 +293,7 @@ function checkFitOptions<Example>(options: FitOptions<Example>) {
     seed: o.seed === undefined ? 0 : checkSeed('seed', o.seed),
     timeBudgetMs: positive('timeBudgetMs'),
     onNonFinite: nonFinite as 'throw' | 'skip',
+    averaging: checkAveragingOptions(o.averaging),
     checkpointPath: o.checkpointPath as string | undefined,
     resumeFrom: o.resumeFrom as string | undefined,
     onBatchEnd: fn('onBatchEnd') as FitOptions<Example>['onBatchEnd'],

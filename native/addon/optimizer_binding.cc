@@ -176,6 +176,17 @@ std::function<void()> PrepareZero(const Napi::CallbackInfo& info) {
   return [=]() { std::fill(data, data + n, 0.0f); };
 }
 
+// movingAverage(average, x, decay): average += (1 - decay) * (x - average), in float.
+std::function<void()> PrepareMovingAverage(const Napi::CallbackInfo& info) {
+  Napi::Float32Array average = RequireAnyFloat32(info[0], "average");
+  const size_t n = average.ElementLength();
+  const float* x = RequireFloat32(info[1], "x", n);
+  const double decay = RequireNumber(info[2], "decay", 0, 1);
+  RequireApart(info.Env(), {{"average", average.Data()}, {"x", x}}, n);
+  float* a = average.Data();
+  return [=]() { rnnkit::moving_average(a, x, n, decay); };
+}
+
 // countNonfinite(x, result[1])
 std::function<void()> PrepareCountNonfinite(const Napi::CallbackInfo& info) {
   Napi::Float32Array x = RequireAnyFloat32(info[0], "x");
@@ -195,6 +206,7 @@ void ExportOptimizers(Napi::Env env, Napi::Object exports) {
   ExportKernel(env, exports, "sumSquares", PrepareSumSquares);
   ExportKernel(env, exports, "scale", PrepareScale);
   ExportKernel(env, exports, "zero", PrepareZero);
+  ExportKernel(env, exports, "movingAverage", PrepareMovingAverage);
   ExportKernel(env, exports, "countNonfinite", PrepareCountNonfinite);
 }
 

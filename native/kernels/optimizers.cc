@@ -143,6 +143,12 @@ void scale(Real* x, size_t n, double factor) {
 }
 
 template <typename Real>
+void moving_average(Real* average, const Real* x, size_t n, double decay) {
+  const Real rate = Real(1.0 - decay);
+  for (size_t i = 0; i < n; ++i) average[i] += rate * (x[i] - average[i]);
+}
+
+template <typename Real>
 size_t count_nonfinite(const Real* x, size_t n) {
   size_t count = 0;
   for (size_t i = 0; i < n; ++i) count += std::isfinite(x[i]) ? 0 : 1;
@@ -167,6 +173,8 @@ template double sum_squares<float>(const float*, size_t);
 template double sum_squares<double>(const double*, size_t);
 template void scale<float>(float*, size_t, double);
 template void scale<double>(double*, size_t, double);
+template void moving_average<float>(float*, const float*, size_t, double);
+template void moving_average<double>(double*, const double*, size_t, double);
 template size_t count_nonfinite<float>(const float*, size_t);
 template size_t count_nonfinite<double>(const double*, size_t);
 

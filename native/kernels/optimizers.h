@@ -45,6 +45,11 @@ double sum_squares(const Real* x /*[n]*/, size_t n);
 template <typename Real>
 void scale(Real* x /*[n]*/, size_t n, double factor);
 
+// average += (1 - decay) * (x - average), every operation in Real (an exponential moving average of
+// the weights; the order is part of the contract: rnnkit's tests recompute it bit for bit).
+template <typename Real>
+void moving_average(Real* average /*[n]*/, const Real* x /*[n]*/, size_t n, double decay);
+
 // How many of x are NaN or infinite.
 template <typename Real>
 size_t count_nonfinite(const Real* x /*[n]*/, size_t n);
