@@ -3,28 +3,15 @@
 // (ERR_RNNKIT_DISPOSED), and layers that stay usable after a rejected call.
 
 import assert from 'node:assert/strict';
-import { GRU, LSTM, RNN, RnnkitError, type Recurrent, type RecurrentOptions, type Tensor } from '../lib';
+import { LSTM, RnnkitError, type RecurrentOptions, type Tensor } from '../lib';
+import { RECURRENT_KINDS, seededTensor } from './helpers/recurrent-kinds';
 import { native, NativeCell } from '../lib/native';
 import { randomArray } from './helpers/random-array';
 
 // ---------------------------------------------------------------- helpers
 
-interface CellKind {
-  name: string;
-  lstm: boolean;
-  make(options: RecurrentOptions): Recurrent;
-}
-
-const CELLS: CellKind[] = [
-  { name: 'RNN (tanh)', lstm: false, make: (o) => new RNN({ nonlinearity: 'tanh', ...o }) },
-  { name: 'RNN (relu)', lstm: false, make: (o) => new RNN({ nonlinearity: 'relu', ...o }) },
-  { name: 'GRU', lstm: false, make: (o) => new GRU(o) },
-  { name: 'LSTM', lstm: true, make: (o) => new LSTM(o) },
-];
-
-function tensor(shape: number[], seed: number, scale = 1): Tensor {
-  return { data: randomArray(shape.reduce((a, b) => a * b, 1), seed, scale), shape };
-}
+const CELLS = RECURRENT_KINDS;
+const tensor = seededTensor;
 
 /** Element-for-element equality of two Float32Arrays (bit patterns, so -0 and 0 differ). */
 function assertSameBits(actual: Float32Array, expected: Float32Array, what: string): void {

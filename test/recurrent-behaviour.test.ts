@@ -7,30 +7,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  GRU, LSTM, RNN, loadSafetensors, saveSafetensors,
+  GRU, loadSafetensors, saveSafetensors,
   type ForwardOptions, type OutputGradients, type Recurrent, type RecurrentOptions, type RecurrentOutput, type Tensor,
 } from '../lib';
 import { randomArray } from './helpers/random-array';
+import { RECURRENT_KINDS, seededTensor } from './helpers/recurrent-kinds';
 
 // ---------------------------------------------------------------- helpers
 
-interface CellKind {
-  name: string;
-  lstm: boolean;
-  gates: number;
-  make(options: RecurrentOptions): Recurrent;
-}
-
-const CELLS: CellKind[] = [
-  { name: 'RNN (tanh)', lstm: false, gates: 1, make: (o) => new RNN({ nonlinearity: 'tanh', ...o }) },
-  { name: 'RNN (relu)', lstm: false, gates: 1, make: (o) => new RNN({ nonlinearity: 'relu', ...o }) },
-  { name: 'GRU', lstm: false, gates: 3, make: (o) => new GRU(o) },
-  { name: 'LSTM', lstm: true, gates: 4, make: (o) => new LSTM(o) },
-];
-
-function tensor(shape: number[], seed: number, scale = 1): Tensor {
-  return { data: randomArray(shape.reduce((a, b) => a * b, 1), seed, scale), shape };
-}
+const CELLS = RECURRENT_KINDS;
+const tensor = seededTensor;
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;

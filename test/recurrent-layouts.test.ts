@@ -5,29 +5,15 @@
 
 import assert from 'node:assert/strict';
 import {
-  GRU, LSTM, RNN, type ForwardOptions, type InputGradients, type OutputGradients, type Recurrent, type RecurrentOptions,
+  GRU, type ForwardOptions, type InputGradients, type OutputGradients, type Recurrent, type RecurrentOptions,
   type RecurrentOutput, type Tensor,
 } from '../lib';
-import { randomArray } from './helpers/random-array';
+import { RECURRENT_KINDS, seededTensor, type RecurrentKind } from './helpers/recurrent-kinds';
 
 // ---------------------------------------------------------------- helpers
 
-interface CellKind {
-  name: string;
-  lstm: boolean;
-  make(options: RecurrentOptions): Recurrent;
-}
-
-const CELLS: CellKind[] = [
-  { name: 'RNN (tanh)', lstm: false, make: (o) => new RNN({ nonlinearity: 'tanh', ...o }) },
-  { name: 'RNN (relu)', lstm: false, make: (o) => new RNN({ nonlinearity: 'relu', ...o }) },
-  { name: 'GRU', lstm: false, make: (o) => new GRU(o) },
-  { name: 'LSTM', lstm: true, make: (o) => new LSTM(o) },
-];
-
-function tensor(shape: number[], seed: number, scale = 1): Tensor {
-  return { data: randomArray(shape.reduce((a, b) => a * b, 1), seed, scale), shape };
-}
+const CELLS = RECURRENT_KINDS;
+const tensor = seededTensor;
 
 /** [A, C, F] -> [C, A, F], written plainly (independent of the library's own copy). */
 function swapped(t: Tensor): Tensor {
@@ -214,7 +200,7 @@ const Tb = 5, Bb = 3;  // B != T, so a swapped layout cannot pass for the right 
 type Layout = 'batchFirst' | 'unbatched';
 
 /** Valid calls in a layout: a training forward (h0, c0, lengths, dropout), its backward, an inference forward. */
-function validCalls(cell: CellKind, layout: Layout) {
+function validCalls(cell: RecurrentKind, layout: Layout) {
   const unbatched = layout === 'unbatched';
   const state = unbatched ? [S, H] : [S, Bb, H];
   return {
@@ -228,7 +214,7 @@ function validCalls(cell: CellKind, layout: Layout) {
   };
 }
 
-function probe(layer: Recurrent, cell: CellKind, layout: Layout, pending: boolean) {
+function probe(layer: Recurrent, cell: RecurrentKind, layout: Layout, pending: boolean) {
   const v = validCalls(cell, layout);
   const first = pending ? layer.backward(v.grads) : null;
   const forward = layer.forward(v.x, v.options);
@@ -242,7 +228,7 @@ interface LayoutCase {
   layout: Layout;
   /** A valid training forward in the case's layout first (so a backward is pending). */
   afterTraining?: boolean;
-  bad(layer: Recurrent, cell: CellKind): unknown;
+  bad(layer: Recurrent, cell: RecurrentKind): unknown;
   cls: typeof TypeError | typeof RangeError;
   code: string;
   names: RegExp;
