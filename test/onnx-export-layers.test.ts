@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { GRU, LSTM, RNN, encodeOnnx, onnxGraphs, type Recurrent } from '../lib';
 import { scaledError } from './helpers/compare';
 import { randomArray } from './helpers/random-array';
-import { ONNX_TOLERANCE, f32, floats, i32, session, type OrtTensor } from './helpers/onnx';
+import { ONNX_TOLERANCE, f32, floats, i32, recordError, reportErrors, session, type OrtTensor } from './helpers/onnx';
 
 type Make = (o: { inputSize: number; hiddenSize: number; numLayers: number; bidirectional: boolean; bias: boolean; batchFirst: boolean; dropout: number; seed: number }) => Recurrent;
 
@@ -27,7 +27,8 @@ const SHAPES = [
 
 describe('ONNX export: recurrent layers', () => {
   const T = 6, B = 4, I = 3, H = 5;
-  const lengths = new Int32Array([6, 2, 4, 1]);  // padded batch: the longest, a short one, the shortest possible
+  const lengths = new Int32Array([6, 2, 4, 1]);
+  after(reportErrors);  // padded batch: the longest, a short one, the shortest possible
 
   for (const [cell, make] of CELLS) {
     for (const shape of SHAPES) {
@@ -53,6 +54,7 @@ describe('ONNX export: recurrent layers', () => {
         if (lstm) pairs.push(['cN', expected.cN!.data]);
         for (const [name, want] of pairs) {
           const error = scaledError(floats(got[name]), want);
+          recordError(`${cell} layer`, error);
           assert.ok(error <= ONNX_TOLERANCE, `${name}: scaled error ${error.toExponential(2)}`);
         }
         layer.dispose();

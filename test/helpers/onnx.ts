@@ -2,12 +2,28 @@
 // bytes, tensors of the types the graphs take, padded time-major batches, and
 // a greedy decoding loop over a step graph (the host's side of the recipe).
 
+import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
+import { EncoderDecoder, type OneToMany } from '../../lib';
+import { Random } from '../../lib/random';
 
 /** Agreement asked of every exported graph: max |onnx - rnnkit| / max |rnnkit| (test/helpers/compare.ts). */
 export const ONNX_TOLERANCE = 1e-5;
 
 export type OrtTensor = ort.Tensor;
+
+const worst = new Map<string, number>();
+
+/** Keeps the largest error seen per model kind; RNNKIT_ONNX_REPORT=1 prints them after the file's tests. */
+export function recordError(kind: string, error: number): void {
+  worst.set(kind, Math.max(worst.get(kind) ?? 0, error));
+}
+
+export function reportErrors(): void {
+  if (!process.env.RNNKIT_ONNX_REPORT) return;
+  for (const [kind, error] of worst) console.log(`    max scaled error vs rnnkit, ${kind}: ${error.toExponential(2)}`);
+  worst.clear();
+}
 
 export function session(bytes: Uint8Array): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(bytes);
@@ -80,4 +96,44 @@ function argmax(row: Float32Array): number {
   let best = 0;
   for (let v = 1; v < row.length; v++) if (row[v] > row[best]) best = v;
   return best;
+}
+
+/**
+ * A few epochs of fit on a small task (reverse the source; a length and tokens set by the condition), so
+ * the decoder's tokens depend on its input and lengths vary: an untrained small decoder writes nearly
+ * the same tokens for every input and often ends at once, which would compare one step only
+ * (assertManySteps checks it). About 0.2 s.
+ */
+export async function trainBriefly(model: EncoderDecoder | OneToMany, seed: number): Promise<void> {
+  const random = new Random(seed);
+  const config = model.config() as { output: { vocabSize: number }; input?: { type: string; vocabSize?: number; size?: number };
+    condition?: { type: string; numClasses?: number; size?: number } };
+  const V = config.output.vocabSize;
+  const token = () => 2 + random.nextInt(V - 2);  // 0 and 1 start and end in every test model
+  const options = { epochs: 15, batchSize: 16, optimizer: { type: 'adam' as const, lr: 3e-2 } };
+  if (model instanceof EncoderDecoder) {
+    const input = config.input!;
+    const examples = Array.from({ length: 64 }, () => {
+      const n = 1 + random.nextInt(5);
+      const target = Array.from({ length: n }, token);
+      const source = input.type === 'tokens' ? target.map((t) => t % input.vocabSize!)
+        : target.map((t) => Array.from({ length: input.size! }, (_, f) => (f === 0 ? t / V : random.uniform(-1, 1))));
+      return { input: source, target: [...target].reverse() };
+    });
+    await model.fit(examples, options);
+    return;
+  }
+  const condition = config.condition!;
+  const examples = Array.from({ length: 64 }, () => {
+    const c = condition.type === 'class' ? random.nextInt(condition.numClasses!) : Array.from({ length: condition.size! }, () => random.uniform(-1, 1));
+    const key = typeof c === 'number' ? c : Math.floor((c[0] + 1) * 2);
+    return { input: c, target: Array.from({ length: 1 + key }, (_, i) => 2 + ((i + key) % (V - 2))) };
+  });
+  await model.fit(examples, options);
+}
+
+/** The decodings compared must not be trivial: some run several steps, and not all are alike. */
+export function assertManySteps(results: ReadonlyArray<{ tokens: number[] }>): void {
+  assert.ok(results.some((r) => r.tokens.length >= 2), `every decoding ended within a step: ${JSON.stringify(results.map((r) => r.tokens))}`);
+  assert.ok(new Set(results.map((r) => r.tokens.join(','))).size >= 2, 'every input decoded to the same tokens');
 }
