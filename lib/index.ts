@@ -47,3 +47,5 @@ export type { BatchOptions, GenerateOptions } from './structures/generation';
 export type { SequenceModel, BatchResult, TrainContext } from './structures/sequence-model';
 export { loadModel } from './io/model-file';
 export type { FitOptions, FitHistory, BatchReport, EpochReport, OptimizerSpec, AveragingOptions } from './train/fit';
+export { exportOnnx, encodeOnnx, onnxGraphs } from './io/onnx/export';
+export type { OnnxExportOptions, OnnxGraphName, Exportable } from './io/onnx/export';

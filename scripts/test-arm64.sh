@@ -8,7 +8,10 @@
 #      structures, decoding, save/load, streaming, determinism, training (fit, resume) and the
 #      synthetic learning tasks. Left out: the EncoderDecoder learning tasks (minutes each under
 #      emulation), and the two loader tests that start a child Node.js by process.execPath
-#      (an arm64 binary the host cannot exec without qemu; their JS is the same on every arch);
+#      (an arm64 binary the host cannot exec without qemu; their JS is the same on every arch),
+#      and the ONNX export tests (onnx-*.test.js): the export is JavaScript that writes the same bytes
+#      on every arch, and onnxruntime-node's own arm64 binary under qemu would test onnxruntime, not
+#      rnnkit (rnnkit's arm64 numbers are compared with x86-64's in step 4);
 #   3. the parity tests again with OpenBLAS's Neoverse N1 kernels (Graviton 2, Ampere Altra);
 #   4. the arm64 results against the x86-64 build's on the same inputs (scripts/compare-arm64.js).
 # About 5 minutes on 2 cores.

@@ -12,7 +12,7 @@ const LIB = path.join(__dirname, '..', '..', 'lib');
 // Lowest first. Top-level files of lib/ (check, errors, native, tensor, ...) are the ground floor.
 const FLOORS = ['', 'blocks', 'layers', 'train', 'structures', 'io', 'cli'];
 // io holds both the low codec (safetensors, model-format) and the loader above the structures.
-const LOW_IO = new Set(['io/safetensors.ts', 'io/model-format.ts']);
+const LOW_IO = new Set(['io/safetensors.ts', 'io/model-format.ts', 'io/atomic-write.ts']);
 
 function sourceFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

@@ -17,7 +17,7 @@ describe('rnnkit CLI: parsing and help', function () {
     for (const args of [['--help'], []]) {
       const r = await rnnkit(args);
       assert.equal(r.code, 0, r.stderr);
-      for (const command of ['tasks', 'train', 'eval', 'predict', 'generate']) assert.match(r.stdout, new RegExp(`\\b${command}\\b`));
+      for (const command of ['tasks', 'train', 'eval', 'predict', 'generate', 'export']) assert.match(r.stdout, new RegExp(`\\b${command}\\b`));
     }
   });
 
@@ -28,6 +28,7 @@ describe('rnnkit CLI: parsing and help', function () {
       eval: [/<model>/, /--out/],
       predict: [/<model>/, /<input\.\.\.>/, /--beam/],
       generate: [/<model>/, /--temperature/, /--count/],
+      export: [/<model>/, /<output>/, /--graph/],
     };
     for (const [command, patterns] of Object.entries(expected)) {
       const r = await rnnkit([command, '--help']);

@@ -10,6 +10,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { getNumThreads, setNumThreads } from '../threads';
 import { formatDuration, parseDuration } from './duration';
 import { formatMetric, metricValues, type Metric } from './metrics';
+import { exportCommand, type ExportCliOptions } from './export-command';
 import { loadRun, MODEL_FILE, saveRun, type SavedRun } from './model-store';
 import { lossCurveSvg, writePicture } from './pictures';
 import { Progress } from './progress';
@@ -366,7 +367,8 @@ Examples:
   rnnkit eval runs/g2p                      reload, recompute the held-out metrics
   rnnkit predict runs/g2p rnnkit recurrent
   rnnkit train names-generate --conditioning first-step
-  rnnkit generate runs/names-generate --gender female --count 10`);
+  rnnkit generate runs/names-generate --gender female --count 10
+  rnnkit export runs/g2p g2p.onnx           ONNX graphs for onnxruntime: g2p.encoder.onnx, g2p.decoder.onnx`);
 
   common(program.command('tasks').description('list the built-in tasks, their data and licences'))
     .action((o: CommonOptions) => listTasks(o));
@@ -418,6 +420,14 @@ Ctrl-C stops training early; the model is still evaluated and saved.`)
     .option('--prompt <text>', 'moby: text to start from')
     .option('--gender <gender>', 'names-generate: female or male (default both)')
     .action((model: string, o: GenerateCliOptions) => generate(model, o));
+
+  program.command('export').argument('<model>', `a model file or a folder with ${MODEL_FILE}`)
+    .argument('<output>', 'the ONNX file; a model with several graphs writes <output stem>.<graph>.onnx for each')
+    .description('write the model as ONNX (opset 14) for onnxruntime: one graph, or an encoder/start graph and one decoder step')
+    .addOption(new Option('--graph <name>', 'write only this graph, to <output>').choices(['sequence', 'step', 'start', 'encoder', 'decoder']))
+    .option('--json', 'print the files written as JSON on stdout')
+    .option('--quiet', 'print nothing but errors (and --json output)')
+    .action((model: string, output: string, o: ExportCliOptions) => exportCommand(model, output, o, sayer(o), printJson));
 
   return program;
 }
