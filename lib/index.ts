@@ -4,7 +4,7 @@ export type { Tensor } from './tensor';
 export { Random } from './random';
 export type { CellName, Nonlinearity } from './layers/cell-kind';
 export type { SequenceData } from './structures/sequence-input';
-export { RnnkitError, RnnkitFormatError } from './errors';
+export { RnnkitError, RnnkitFormatError, RnnkitUnsupportedError } from './errors';
 export { Recurrent } from './layers/recurrent';
 export type { RecurrentOptions, ForwardOptions, RecurrentOutput, OutputGradients, InputGradients } from './layers/recurrent';
 export { RNN } from './layers/rnn';
@@ -46,4 +46,5 @@ export type { InputSpec, OutputSpec, RecurrentSpec, TokenOutputSpec } from './st
 export type { BatchOptions, GenerateOptions } from './structures/generation';
 export type { SequenceModel, BatchResult, TrainContext } from './structures/sequence-model';
 export { loadModel } from './io/model-file';
+export { loadTfjsModel, type TfjsModel } from './io/tfjs-model';
 export type { FitOptions, FitHistory, BatchReport, EpochReport, OptimizerSpec } from './train/fit';
