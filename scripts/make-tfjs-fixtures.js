@@ -95,6 +95,17 @@ const CASES = [
     ],
     input: { type: 'tokens', vocab: 5, T: 3, lengths: [3] },
   },
+  {
+    name: 'functional-gru-nobias-many-to-many',
+    note: 'tf.model (functional, one chain): Input -> Embedding(mask_zero) -> GRU(no bias, return_sequences) -> Dense softmax',
+    model: () => {
+      const input = tf.input({ shape: [5] });
+      const embedded = tf.layers.embedding({ inputDim: 6, outputDim: 3, maskZero: true }).apply(input);
+      const states = tf.layers.gru(rnn({ units: 3, useBias: false, returnSequences: true })).apply(embedded);
+      return tf.model({ inputs: input, outputs: tf.layers.dense({ units: 4, activation: 'softmax' }).apply(states) });
+    },
+    input: { type: 'tokens', vocab: 6, T: 5, lengths: [5, 3, 2, 4] },
+  },
 ];
 
 function inputsOf(spec, random) {
@@ -121,7 +132,7 @@ async function artifactsOf(model) {
 
 async function writeCase(c, seed) {
   const random = generator(seed);
-  const model = tf.sequential({ layers: c.layers() });
+  const model = c.model ? c.model() : tf.sequential({ layers: c.layers() });
   model.setWeights(model.getWeights().map((w) => tf.tensor(Array.from({ length: w.size }, () => random() - 0.5), w.shape)));
   const { sequences, padded } = inputsOf(c.input, random);
   const x = c.input.type === 'tokens' ? tf.tensor2d(padded, undefined, 'float32') : tf.tensor3d(padded);

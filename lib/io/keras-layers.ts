@@ -111,12 +111,18 @@ function layerChain(topology: unknown): ChainLayer[] {
     if (typeof name !== 'string') throw new RnnkitFormatError(`modelTopology: layer ${i} (${l.class_name}) has no name`);
     return { className: l.class_name, name, config: l.config };
   });
-  if (className !== 'Sequential') checkSingleChain(layers as Json[], parsed);
+  if (className !== 'Sequential') checkSingleChain(config as Json, layers as Json[], parsed);
   return parsed;
 }
 
-/** Each layer of a functional model takes exactly the one before it (Keras 2 / tfjs inbound_nodes). */
-function checkSingleChain(raw: Json[], parsed: ChainLayer[]): void {
+/** Each layer of a functional model takes exactly the one before it (Keras 2 / tfjs inbound_nodes), the last is the output. */
+function checkSingleChain(config: Json, raw: Json[], parsed: ChainLayer[]): void {
+  const outputs = config.output_layers, inputs = config.input_layers;
+  const names = (v: unknown) => (Array.isArray(v) ? v.map((e) => (Array.isArray(e) ? e[0] : e)) : []);
+  if (names(inputs).length !== 1 || names(outputs).length !== 1 || names(outputs)[0] !== parsed[parsed.length - 1]?.name) {
+    throw new RnnkitUnsupportedError(`modelTopology: a functional model with inputs ${describe(inputs)} and outputs ${describe(outputs)}; ` +
+      'rnnkit reads one input and one output, the last layer');
+  }
   raw.forEach((l, i) => {
     const nodes = l.inbound_nodes;
     const inputs = i === 0 ? [] : Array.isArray(nodes) && nodes.length === 1 && Array.isArray(nodes[0]) ? nodes[0] as unknown[] : null;
