@@ -1,6 +1,6 @@
 // loadTfjsModel on models TensorFlow.js itself built and saved (scripts/make-tfjs-fixtures.js,
 // tfjs 4.22), and one Keras reset_after=True GRU in the converter's layout with a PyTorch
-// reference (scripts/make-keras-gru-fixture.py): rnnkit's predictions on the unpadded sequences
+// reference (scripts/make-keras-fixtures.py): rnnkit's predictions on the unpadded sequences
 // agree with tfjs's on the padded ones within 1e-5 of scale. Every layer or option without an
 // rnnkit counterpart, and every damaged file, is refused with a coded error naming it.
 

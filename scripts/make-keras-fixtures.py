@@ -7,7 +7,7 @@ comes from tfjs: the file is written here in the converter's layout, and the ref
 is PyTorch's nn.GRU (packed sequences for the mask) on the same weights, converted here
 from Keras's layout (kernels [inputs, 3*units], gates z, r, h) to PyTorch's (r, z, n).
 
-Usage (from the repo root): /usr/bin/python3 scripts/make-keras-gru-fixture.py
+Usage (from the repo root): /usr/bin/python3 scripts/make-keras-fixtures.py
 Writes test/fixtures/tfjs/keras-gru-reset-after/{model.json, group1-shard1of1.bin, expected.json}.
 """
 
