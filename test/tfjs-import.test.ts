@@ -52,7 +52,7 @@ describe('loadTfjsModel: TensorFlow.js and Keras models in', function () {
   after(() => tmp.remove());
 
   it('has a test for every fixture folder', () => {
-    const folders = fs.readdirSync(FIXTURES).sort();
+    const folders = fs.readdirSync(FIXTURES, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
     assert.deepEqual(folders, [...CASES.map((c) => c.name), 'gru-hard-sigmoid'].sort());
   });
 
@@ -136,6 +136,7 @@ describe('loadTfjsModel: TensorFlow.js and Keras models in', function () {
     ['return_state=True', (l) => { l.config.return_state = true; }, /\(GRU\): return_state=True/],
     ["activation 'relu' on a GRU", (l) => { l.config.activation = 'relu'; }, /\(GRU\): activation "relu"; rnnkit's GRU takes 'tanh'/],
     ['recurrent_activation hard_sigmoid', (l) => { l.config.recurrent_activation = 'hard_sigmoid'; }, /recurrent_activation "hard_sigmoid"/],
+    ['time_major=True', (l) => { l.config.time_major = true; }, /\(GRU\): time_major=True/],
   ];
   for (const [what, change, names] of options) {
     it(`refuses a GRU with ${what}, naming the layer`, function () {
@@ -156,6 +157,10 @@ describe('loadTfjsModel: TensorFlow.js and Keras models in', function () {
       /\(Bidirectional\), its SimpleRNN: activation "sigmoid"; rnnkit's SimpleRNN takes 'tanh' or 'relu'/);
     unsupported(variant(rnn, (json) => { layersOf(json)[2].config.activation = 'sigmoid'; }), /\(Dense\): activation "sigmoid"; rnnkit's heads are softmax/);
     unsupported(variant(rnn, (json) => { layersOf(json)[1].config.merge_mode = 'sum'; }), /\(Bidirectional\): merge_mode "sum"/);
+    unsupported(variant(rnn, (json) => { layersOf(json)[1].config.backward_layer = layersOf(json)[1].config.layer; }),
+      /\(Bidirectional\): backward_layer: a backward layer of its own/);
+    unsupported(variant(rnn, (json) => { layersOf(json).push({ class_name: 'Activation', config: { name: 'act', activation: 'softmax' } }); }),
+      /layer "act" \(Activation\): comes after the Dense head/);
   });
 
   it('refuses a layer class rnnkit has not, a model without a Dense head, and a stack of different sizes, naming them', function () {
@@ -163,6 +168,8 @@ describe('loadTfjsModel: TensorFlow.js and Keras models in', function () {
       layersOf(json).splice(1, 0, { class_name: 'Conv1D', config: { name: 'conv1d', filters: 4, kernel_size: 3 } });
     }), /layer "conv1d" \(Conv1D\): rnnkit has no counterpart for a Conv1D layer/);
     unsupported(variant(GRU, (json) => { layersOf(json).pop(); }), /does not end in a Dense layer/);
+    unsupported(variant(GRU, (json) => { layersOf(json).splice(1, 0, { class_name: 'Masking', config: { name: 'mask', mask_value: 0 } }); }),
+      /layer "mask" \(Masking\): a Masking layer must come first/);
     unsupported(variant('lstm-stack-features-masking', (json) => { layersOf(json)[3].config.units = 5; }),
       /layer "lstm_LSTM\d+": units 5 differs from layer "lstm_LSTM\d+"'s 6/);
     unsupported(variant(GRU, (json) => { layersOf(json).push({ class_name: 'GRU', config: { ...layersOf(json)[1].config, name: 'late' } }); }),
