@@ -28,8 +28,9 @@ namespace {
 //   step   [B,GH]     GRU: h W_hh^T of the current step, then d(h W_hh^T)
 //   bias   [bias_width] combined biases
 //   backward only: wpack  W_hh packed for the per-step products d(gh) W_hh (float with AVX2,
-//          packed_gemm.h; GruResetBefore: its r, z rows, and wpack_n its n rows, as two products); wpack_ih  W_ih packed likewise, so that dx_t = d(gi_t) W_ih runs
-//          inside the time loop (one direction); dgates [T,B,GH] d(gi); dghn [T,B,H] GRU
+//          packed_gemm.h; GruResetBefore: its r, z rows, and wpack_n its n rows, as two products);
+//          wpack_ih  W_ih packed likewise, so that dx_t = d(gi_t) W_ih runs inside the time loop
+//          (one direction); dgates [T,B,GH] d(gi); dghn [T,B,H] GRU
 //          d(W_hn h + b_hn); dh, dh_next, dc [B,H]
 // Forward's products (x W_ih^T for all steps, h W_hh^T per step) are rows_gemm on the
 // weights as they are: a sequence gives the same bits alone or in any batch (rows_gemm.h).
