@@ -39,3 +39,10 @@ export function typeError(message: string): CodedError<TypeError> {
 export function valueError(message: string): CodedError<RangeError> {
   return withCode(new RangeError(message), 'ERR_RNNKIT_VALUE');
 }
+
+/** A model from another library that uses a layer or option rnnkit has no counterpart for. */
+export class RnnkitUnsupportedError extends RnnkitError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_RNNKIT_UNSUPPORTED', options);
+  }
+}

@@ -12,6 +12,8 @@ export const enum NativeCell {
   RnnRelu = 2,
   Gru = 3,
   Lstm = 4,
+  /** GRU with the reset gate before the recurrent product (Keras reset_after=False). */
+  GruResetBefore = 5,
 }
 
 export interface NativeStackConfig {

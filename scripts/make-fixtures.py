@@ -31,7 +31,8 @@ CASE_SHAPES = [
     ("l1-bi-odd", dict(numLayers=1, bidirectional=True, bias=True, inputSize=5, hiddenSize=7, T=7, B=2, hasH0=True), None),
     ("l2-bi-nobias", dict(numLayers=2, bidirectional=True, bias=False, inputSize=3, hiddenSize=3, T=3, B=1, hasH0=True), [3]),
 ]
-MODES = ["RNN_TANH", "RNN_RELU", "GRU", "LSTM"]
+# GRU_RESET_BEFORE last, so the seeds (and bytes) of the other modes' files stay as they were.
+MODES = ["RNN_TANH", "RNN_RELU", "GRU", "LSTM", "GRU_RESET_BEFORE"]
 
 
 def build_module(cfg):
@@ -50,11 +51,49 @@ def build_module(cfg):
         return nn.RNN(nonlinearity="tanh", **common)
     if mode == "RNN_RELU":
         return nn.RNN(nonlinearity="relu", **common)
-    if mode == "GRU":
+    if mode in ("GRU", "GRU_RESET_BEFORE"):  # the second only lends its parameters (reset_before_gru)
         return nn.GRU(**common)
     if mode == "LSTM":
         return nn.LSTM(**common)
     raise ValueError(mode)
+
+
+def reset_before_gru(m, x, h0, lengths, reset_after=False):
+    """Keras reset_after=False GRU on nn.GRU m's parameters (PyTorch has none):
+    n = tanh(W_in x + b_in + W_hn (r * h) + b_hn), written out step by step for autograd.
+    Packed-sequence semantics: a padded step keeps the state and outputs zeros, so the
+    reverse direction starts at each sequence's last valid step from h0. reset_after=True
+    gives PyTorch's GRU through the same loop: the script checks it against nn.GRU."""
+    T, B, _ = x.shape
+    H, D = m.hidden_size, 2 if m.bidirectional else 1
+    lens = lengths if lengths is not None else [T] * B
+    mask = torch.tensor([[[1.0] if t < lens[b] else [0.0] for b in range(B)] for t in range(T)], dtype=x.dtype)
+    zeros = torch.zeros(3 * H, dtype=x.dtype)
+    inp, finals = x, []
+    for layer in range(m.num_layers):
+        outs = []
+        for d in range(D):
+            sfx = "l%d%s" % (layer, "_reverse" if d else "")
+            w_ih, w_hh = getattr(m, "weight_ih_" + sfx), getattr(m, "weight_hh_" + sfx)
+            b_ih = getattr(m, "bias_ih_" + sfx) if m.bias else zeros
+            b_hh = getattr(m, "bias_hh_" + sfx) if m.bias else zeros
+            h = h0[layer * D + d] if h0 is not None else torch.zeros(B, H, dtype=x.dtype)
+            ys = [None] * T
+            for t in (range(T - 1, -1, -1) if d else range(T)):
+                gi = inp[t] @ w_ih.T + b_ih
+                r = torch.sigmoid(gi[:, :H] + h @ w_hh[:H].T + b_hh[:H])
+                z = torch.sigmoid(gi[:, H:2 * H] + h @ w_hh[H:2 * H].T + b_hh[H:2 * H])
+                if reset_after:
+                    n = torch.tanh(gi[:, 2 * H:] + r * (h @ w_hh[2 * H:].T + b_hh[2 * H:]))
+                else:
+                    n = torch.tanh(gi[:, 2 * H:] + (r * h) @ w_hh[2 * H:].T + b_hh[2 * H:])
+                h_new = (1 - z) * n + z * h
+                h = mask[t] * h_new + (1 - mask[t]) * h
+                ys[t] = mask[t] * h_new
+            outs.append(torch.stack(ys))
+            finals.append(h)
+        inp = torch.cat(outs, dim=-1)
+    return inp, torch.stack(finals)
 
 
 def run_case(cfg, lengths, seed):
@@ -99,13 +138,20 @@ def run_case(cfg, lengths, seed):
     if h64 is not None:
         state = (h64, c64) if is_lstm else h64
 
-    seq = x64
-    if lengths is not None:
-        seq = pack_padded_sequence(x64, torch.tensor(lengths, dtype=torch.int64), enforce_sorted=False)
-    output, hidden = module(seq, state)
-    if lengths is not None:
-        output, _ = pad_packed_sequence(output, total_length=T)
+    if cfg["mode"] == "GRU_RESET_BEFORE":
+        output, hidden = reset_before_gru(module, x64, h64, lengths)
+    else:
+        seq = x64
+        if lengths is not None:
+            seq = pack_padded_sequence(x64, torch.tensor(lengths, dtype=torch.int64), enforce_sorted=False)
+        output, hidden = module(seq, state)
+        if lengths is not None:
+            output, _ = pad_packed_sequence(output, total_length=T)
     hN, cN = hidden if is_lstm else (hidden, None)
+    if cfg["mode"] == "GRU":  # the loop behind GRU_RESET_BEFORE, in PyTorch's math, is nn.GRU
+        with torch.no_grad():
+            loop_out, loop_h = reset_before_gru(module, x64, h64, lengths, reset_after=True)
+        assert torch.allclose(loop_out, output, atol=1e-12) and torch.allclose(loop_h, hN, atol=1e-12)
 
     loss = (output * d_output.double()).sum() + (hN * d_hN.double()).sum()
     if is_lstm:

@@ -14,11 +14,12 @@ const mocha = path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
 const lib = path.join(root, 'dist', 'lib');
 
 // Parity with PyTorch, finite-difference gradients, batch invariance and
-// decoding, training and learning, determinism (async, save/load, resume), non-finite handling.
+// decoding, training and learning, determinism (async, save/load, resume), non-finite handling,
+// resetAfter and TensorFlow.js models in.
 const NUMERICAL = ['recurrent-pytorch-parity', 'attention-decoder-pytorch-parity', 'blocks-pytorch-parity',
   'cells-pytorch-parity', 'recurrent-behaviour', 'recurrent-async', 'cells-behaviour', 'attention-decoder-workspace',
   'structures-gradients', 'structures-decoding', 'structures-attention', 'structures-training', 'structures-streaming',
-  'structures-save-load', 'structures-learning', 'reliability-numerics', 'determinism']
+  'structures-save-load', 'structures-learning', 'reliability-numerics', 'determinism', 'gru-reset-after', 'tfjs-import']
   .map((name) => path.join(root, 'dist', 'test', `${name}.test.js`));
 const PARITY = NUMERICAL.slice(0, 4);
 

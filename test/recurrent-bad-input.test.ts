@@ -538,7 +538,7 @@ describe('the raw native RecurrentStack refuses bad arguments instead of crashin
   const configCases: Array<{ name: string; config: unknown; cls: ErrorClass; code: string; names: RegExp }> = [
     { name: 'no config', config: undefined, cls: TypeError, code: 'ERR_RNNKIT_TYPE', names: /^config: expected an object/ },
     { name: 'cell 0', config: { ...config, cell: 0 }, cls: RangeError, code: 'ERR_RNNKIT_VALUE', names: /^cell: / },
-    { name: 'cell 5', config: { ...config, cell: 5 }, cls: RangeError, code: 'ERR_RNNKIT_VALUE', names: /^cell: / },
+    { name: 'cell 6', config: { ...config, cell: 6 }, cls: RangeError, code: 'ERR_RNNKIT_VALUE', names: /^cell: / },  // 5: the reset-before GRU
     { name: 'a string cell', config: { ...config, cell: 'lstm' }, cls: TypeError, code: 'ERR_RNNKIT_TYPE', names: /^cell: / },
     { name: 'numDirections 3', config: { ...config, numDirections: 3 }, cls: RangeError, code: 'ERR_RNNKIT_VALUE', names: /^numDirections: / },
     { name: 'a negative hiddenSize', config: { ...config, hiddenSize: -4 }, cls: RangeError, code: 'ERR_RNNKIT_VALUE', names: /^hiddenSize: / },

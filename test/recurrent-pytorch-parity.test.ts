@@ -1,5 +1,7 @@
 // RNN/GRU/LSTM agree with PyTorch 1.13 on the fixtures of scripts/make-fixtures.py:
-// outputs, final states and every gradient, with packed lengths and h0/c0.
+// outputs, final states and every gradient, with packed lengths and h0/c0. GRU_RESET_BEFORE
+// (resetAfter: false, Keras reset_after=False) has no PyTorch module: its reference is the
+// script's float64 autograd loop on nn.GRU's parameters.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,7 +13,7 @@ const FIXTURES = path.join(__dirname, '..', '..', 'test', 'fixtures', 'recurrent
 const TOLERANCE = 1e-4;
 
 interface FixtureConfig {
-  mode: 'RNN_TANH' | 'RNN_RELU' | 'GRU' | 'LSTM';
+  mode: 'RNN_TANH' | 'RNN_RELU' | 'GRU' | 'LSTM' | 'GRU_RESET_BEFORE';
   inputSize: number; hiddenSize: number; numLayers: number; bidirectional: boolean; bias: boolean;
   T: number; B: number; hasH0: boolean; hasLengths: boolean;
 }
@@ -23,6 +25,7 @@ function makeLayer(c: FixtureConfig): Recurrent {
     case 'RNN_TANH': return new RNN({ ...options, nonlinearity: 'tanh' });
     case 'RNN_RELU': return new RNN({ ...options, nonlinearity: 'relu' });
     case 'GRU': return new GRU(options);
+    case 'GRU_RESET_BEFORE': return new GRU({ ...options, resetAfter: false });
     case 'LSTM': return new LSTM(options);
   }
 }
@@ -37,8 +40,9 @@ const files = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.safetensors'))
 
 describe('recurrent layers match PyTorch', () => {
   it('finds the fixtures of every cell', () => {
-    for (const cell of ['rnn-tanh', 'rnn-relu', 'gru', 'lstm']) {
-      assert.ok(files.filter((f) => f.startsWith(`${cell}-`)).length >= 6, `fixtures for ${cell}`);
+    for (const cell of ['rnn-tanh', 'rnn-relu', 'gru', 'lstm', 'gru-reset-before']) {
+      assert.ok(files.filter((f) => f.startsWith(`${cell}-`) && (cell === 'gru-reset-before' || !f.startsWith('gru-reset-before-'))).length >= 6,
+        `fixtures for ${cell}`);
     }
   });
 

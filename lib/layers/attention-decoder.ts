@@ -92,6 +92,10 @@ export class AttentionDecoder extends ParameterModule {
   constructor(options: AttentionDecoderOptions) {
     const o = checkObject('AttentionDecoder options', options);
     const cell = nativeCell('cell', o.cell, o.nonlinearity ?? 'tanh');
+    // Its native step is PyTorch's GRU only: refused rather than ignored.
+    if (o.resetAfter !== undefined && o.resetAfter !== true) {
+      throw valueError(`resetAfter: the attention decoder's GRU has the reset gate after W_hn only, got ${describe(o.resetAfter)}`);
+    }
     const X = checkPositiveInteger('inputSize', o.inputSize);
     const E = checkPositiveInteger('memorySize', o.memorySize);
     const H = checkPositiveInteger('hiddenSize', o.hiddenSize);

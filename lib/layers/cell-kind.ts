@@ -1,7 +1,7 @@
 // Names of recurrent cells as users write them, and their native codes.
 
 import { describe } from '../check';
-import { valueError } from '../errors';
+import { typeError, valueError } from '../errors';
 import { NativeCell } from '../native';
 
 export type CellName = 'rnn' | 'gru' | 'lstm';
@@ -20,5 +20,12 @@ export function nativeCell(name: string, cell: unknown, nonlinearity: unknown = 
 }
 
 export function gateCount(cell: NativeCell): number {
-  return cell === NativeCell.Gru ? 3 : cell === NativeCell.Lstm ? 4 : 1;
+  return cell === NativeCell.Gru || cell === NativeCell.GruResetBefore ? 3 : cell === NativeCell.Lstm ? 4 : 1;
+}
+
+/** The GRU code for a resetAfter option (undefined: true, PyTorch's GRU); `name` is the option's name in errors. */
+export function gruCell(name: string, resetAfter: unknown): NativeCell {
+  if (resetAfter === undefined || resetAfter === true) return NativeCell.Gru;
+  if (resetAfter === false) return NativeCell.GruResetBefore;
+  throw typeError(`${name}: expected a boolean, got ${describe(resetAfter)}`);
 }

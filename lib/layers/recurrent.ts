@@ -10,6 +10,7 @@ import { native, NativeCell, type NativeRecurrentStack } from '../native';
 import { Random } from '../random';
 import type { Tensor } from '../tensor';
 import { checkElementCount } from './allocation';
+import { gateCount } from './cell-kind';
 import { swapLeadingAxes } from './batch-layout';
 import { ParameterModule } from './module';
 
@@ -109,7 +110,7 @@ export abstract class Recurrent extends ParameterModule {
     this.batchFirst = c.batchFirst;
     this.usesCellState = cell === NativeCell.Lstm;
     this.workspaceLimitBytes = c.workspaceLimitBytes;
-    this.gates = cell === NativeCell.Gru ? 3 : cell === NativeCell.Lstm ? 4 : 1;
+    this.gates = gateCount(cell);
     this.stack = new native.RecurrentStack({
       cell, numLayers: c.numLayers, numDirections: this.numDirections, inputSize: c.inputSize,
       hiddenSize: c.hiddenSize, bias: c.bias, dropout: c.dropout, workspaceLimitBytes: c.workspaceLimitBytes,
@@ -337,7 +338,7 @@ function resolveOptions(options: RecurrentOptions, className: string): ResolvedO
 
 /** PyTorch's names and shapes, in its order: per layer, per direction: w_ih, w_hh, b_ih, b_hh. */
 function recurrentParameterSpecs(cell: NativeCell, c: ResolvedOptions): Array<[string, number[]]> {
-  const gates = cell === NativeCell.Gru ? 3 : cell === NativeCell.Lstm ? 4 : 1;
+  const gates = gateCount(cell);
   const GH = gates * c.hiddenSize, H = c.hiddenSize, D = c.bidirectional ? 2 : 1;
   const specs: Array<[string, number[]]> = [];
   for (let l = 0; l < c.numLayers; l++) {

@@ -84,6 +84,10 @@ export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
     const attentionSize = o.attentionSize === undefined ? undefined : checkPositiveInteger('attentionSize', o.attentionSize);
     const scheduledSampling = o.scheduledSampling === undefined ? 0 : checkNumberInRange('scheduledSampling', o.scheduledSampling, 0, 1);
     const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
+    if (attention !== 'none' && decoderSpec.resetAfter === false) {
+      throw valueError("decoder.resetAfter: the attention decoder's GRU is PyTorch's (reset after W_hn); " +
+        "resetAfter false needs attention 'none'");
+    }
     if (attention !== 'none' && (decoderSpec.numLayers ?? 1) !== 1) {
       throw valueError(`decoder.numLayers: the attention decoder has one layer, got ${decoderSpec.numLayers}`);
     }

@@ -97,6 +97,19 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
     return this.inferAsync(() => this.predictAll(inputs, batchSize));
   }
 
+  /** Per step: class probabilities [numClasses] (classes) or the predicted vector (real); [input][step][width]. */
+  predictProba(inputs: readonly SequenceData[], options: BatchOptions = {}): number[][][] {
+    this.checkInputs(inputs);
+    return this.infer(this.probabilitiesAll(inputs, checkBatchOptions(options)));
+  }
+
+  /** Same as predictProba, on native worker threads. */
+  async predictProbaAsync(inputs: readonly SequenceData[], options: BatchOptions = {}): Promise<number[][][]> {
+    this.checkInputs(inputs);
+    const batchSize = checkBatchOptions(options);
+    return this.inferAsync(() => this.probabilitiesAll(inputs, batchSize));
+  }
+
   /**
    * Streaming inference, one step for a batch of sequences: `inputs[b]` is a token id
    * or a feature vector. Returns class probabilities (classes) or values (real) [B, width].
@@ -142,6 +155,19 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
 
   private *predictAll(inputs: readonly SequenceData[], batchSize: number): Inference<Array<number[] | number[][]>> {
     return yield* inBatchesByLength(inputs, (seq) => seq.length, batchSize, (batch) => this.predictBatch(batch));
+  }
+
+  private *probabilitiesAll(inputs: readonly SequenceData[], batchSize: number): Inference<number[][][]> {
+    return yield* inBatchesByLength(inputs, (seq) => seq.length, batchSize, (batch) => this.probabilitiesOf(batch));
+  }
+
+  private *probabilitiesOf(batch: SequenceData[]): Inference<number[][][]> {
+    const W = this.head.outFeatures;
+    const enc = yield* this.encoder.encode(batch, { training: false });
+    const y = yield* run(linear(this.head, enc.memory));  // [T, B, W]
+    const values = this.options.output.type === 'classes' ? (yield* run(logProbabilities(y))).data.map(Math.exp) : y.data;
+    return batch.map((seq, b) => Array.from({ length: seq.length },
+      (_, t) => Array.from(values.subarray((t * enc.batch + b) * W, (t * enc.batch + b + 1) * W))));
   }
 
   private *predictBatch(batch: SequenceData[]): Inference<Array<number[] | number[][]>> {

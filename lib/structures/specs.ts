@@ -3,7 +3,8 @@
 
 import { checkBoolean, checkNumberInRange, checkObject, checkPositiveInteger, describe } from '../check';
 import { valueError } from '../errors';
-import { nativeCell, type CellName, type Nonlinearity } from '../layers/cell-kind';
+import { gruCell, nativeCell, type CellName, type Nonlinearity } from '../layers/cell-kind';
+import { NativeCell } from '../native';
 
 /** A recurrent stack: cell, size, depth, direction, dropout between layers. */
 export interface RecurrentSpec {
@@ -13,6 +14,8 @@ export interface RecurrentSpec {
   numLayers?: number;
   bidirectional?: boolean;
   dropout?: number;
+  /** GRU only: false puts the reset gate before W_hn (Keras reset_after=False; default true, PyTorch's). */
+  resetAfter?: boolean;
 }
 
 /** Per-step inputs: token ids through an embedding, or real-valued feature vectors. */
@@ -36,10 +39,16 @@ export interface TokenOutputSpec {
   labelSmoothing?: number;
 }
 
-export function checkRecurrentSpec(name: string, value: unknown): Required<Omit<RecurrentSpec, 'nonlinearity'>> & { nonlinearity: Nonlinearity } {
+/** The spec with its defaults filled in; resetAfter is kept only where it is false, so files written before it existed and after read the same. */
+export function checkRecurrentSpec(name: string, value: unknown): Required<Omit<RecurrentSpec, 'nonlinearity' | 'resetAfter'>> & { nonlinearity: Nonlinearity; resetAfter?: false } {
   const o = checkObject(name, value);
   nativeCell(`${name}.cell`, o.cell, o.nonlinearity ?? 'tanh');
+  if (o.resetAfter !== undefined && o.cell !== 'gru') {
+    throw valueError(`${name}.resetAfter: only a 'gru' cell has a reset gate, got cell ${describe(o.cell)}`);
+  }
+  const resetAfter = gruCell(`${name}.resetAfter`, o.resetAfter) === NativeCell.Gru;
   return {
+    ...(resetAfter ? {} : { resetAfter: false as const }),
     cell: o.cell as CellName,
     nonlinearity: (o.nonlinearity ?? 'tanh') as Nonlinearity,
     hiddenSize: checkPositiveInteger(`${name}.hiddenSize`, o.hiddenSize),

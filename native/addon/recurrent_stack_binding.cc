@@ -14,7 +14,7 @@ namespace {
 constexpr double kIntMax = 2147483647.0;
 
 rnnkit::Cell RequireCell(const Napi::Value& v) {
-  const int code = RequirePositiveInt(v, "cell", 4) - 1;  // 1-based on the JS side, see lib/native.ts
+  const int code = RequirePositiveInt(v, "cell", 5) - 1;  // 1-based on the JS side, see lib/native.ts
   return static_cast<rnnkit::Cell>(code);
 }
 

@@ -1,5 +1,7 @@
 // The element-wise pass of one step for any cell kind, dispatched once per
-// step (shared by the recurrent layers and the attention decoder).
+// step (shared by the recurrent layers and the attention decoder). Not for
+// GruResetBefore, whose step is two passes around a product of its own
+// (gru_reset_before_cell.h, driven by recurrent_direction.cc).
 #pragma once
 #include "cell.h"
 #include "gru_cell.h"

@@ -9,6 +9,7 @@
 
 #include "blas.h"
 #include "cell_passes.h"
+#include "gru_reset_before_cell.h"
 #include "packed_gemm.h"
 #include "parallel.h"
 #include "row_stealing.h"
@@ -21,22 +22,23 @@ namespace {
 //   gates  [T,B,GH]   x W_ih^T (+ h W_hh^T for RNN/LSTM), overwritten in place at
 //                     each step by the activations backward needs (GRU r,z,n;
 //                     LSTM i,f,g,o); backward only reads it, so it may run twice
-//   ghn    [T,B,H]    GRU: W_hn h + b_hn (cache)
+//   ghn    [T,B,H]    GRU: W_hn h + b_hn (cache); GruResetBefore: r * h_prev (dW_hn's operand)
 //   hs     [T+1,B,H]  states; slot of step t's input is t (forward) or t+1 (reverse)
 //   cs     [T+1,B,H]  cell states, LSTM only
 //   step   [B,GH]     GRU: h W_hh^T of the current step, then d(h W_hh^T)
 //   bias   [bias_width] combined biases
 //   backward only: wpack  W_hh packed for the per-step products d(gh) W_hh (float with AVX2,
-//          packed_gemm.h); wpack_ih  W_ih packed likewise, so that dx_t = d(gi_t) W_ih runs
-//          inside the time loop (one direction); dgates [T,B,GH] d(gi); dghn [T,B,H] GRU
+//          packed_gemm.h; GruResetBefore: its r, z rows, and wpack_n its n rows, as two products);
+//          wpack_ih  W_ih packed likewise, so that dx_t = d(gi_t) W_ih runs inside the time loop
+//          (one direction); dgates [T,B,GH] d(gi); dghn [T,B,H] GRU
 //          d(W_hn h + b_hn); dh, dh_next, dc [B,H]
 // Forward's products (x W_ih^T for all steps, h W_hh^T per step) are rows_gemm on the
 // weights as they are: a sequence gives the same bits alone or in any batch (rows_gemm.h).
 struct Layout {
-  size_t gates, ghn, hs, cs, step, bias, wpack, wpack_ih, dgates, dghn, dh, dh_next, dc, forward_total, total;
+  size_t gates, ghn, hs, cs, step, bias, wpack, wpack_n, wpack_ih, dgates, dghn, dh, dh_next, dc, forward_total, total;
   Layout(Cell cell, int T, int B, int I, int H) {
     const size_t TB = size_t(T) * B, GH = size_t(gate_count(cell)) * H, BH = size_t(B) * H;
-    const bool gru = cell == Cell::Gru, lstm = cell == Cell::Lstm;
+    const bool gru = is_gru(cell), lstm = cell == Cell::Lstm, before = cell == Cell::GruResetBefore;
     size_t at = 0;
     gates = at;   at += TB * GH;
     ghn = at;     at += gru ? TB * size_t(H) : 0;
@@ -45,7 +47,8 @@ struct Layout {
     step = at;    at += gru ? size_t(B) * GH : 0;
     bias = at;    at += size_t(bias_width(cell, H));
     forward_total = at;
-    wpack = at;   at += packed_floats(int(GH), H);
+    wpack = at;   at += packed_floats(before ? 2 * H : int(GH), H);
+    wpack_n = at; at += before ? packed_floats(H, H) : 0;
     wpack_ih = at; at += packed_floats(int(GH), I);
     dgates = at;  at += TB * GH;
     dghn = at;    at += gru ? TB * size_t(H) : 0;
@@ -174,7 +177,12 @@ template <typename Real>
 void direction_prepare_backward(Real* ws, const Real* w_ih, const Real* w_hh, bool fuse_dx, const DirectionShape& s) {
   const Layout L(s.cell, s.T, s.B, s.I, s.H);
   if (!use_packed<Real>(s)) return;
-  pack_for_backward(ws + L.wpack, w_hh, gate_count(s.cell) * s.H, s.H);
+  if (s.cell == Cell::GruResetBefore) {  // the n rows are a product of their own
+    pack_for_backward(ws + L.wpack, w_hh, 2 * s.H, s.H);
+    pack_for_backward(ws + L.wpack_n, w_hh + size_t(2) * s.H * s.H, s.H, s.H);
+  } else {
+    pack_for_backward(ws + L.wpack, w_hh, gate_count(s.cell) * s.H, s.H);
+  }
   if (fuse_dx) pack_for_backward(ws + L.wpack_ih, w_ih, gate_count(s.cell) * s.H, s.I);
 }
 
@@ -190,7 +198,7 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
   const int T = s.T, B = s.B, H = s.H, GH = gate_count(cell) * H, b0 = lease.begin();
   const size_t BH = size_t(B) * H;
   const Layout L(cell, T, B, s.I, H);
-  const bool gru = cell == Cell::Gru, lstm = cell == Cell::Lstm;
+  const bool gru = is_gru(cell), lstm = cell == Cell::Lstm, before = cell == Cell::GruResetBefore;
   Real* hs = ws + L.hs;
   Real* cs = ws + L.cs;
   Real* step = ws + L.step;
@@ -209,7 +217,8 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
     const int t = s.reverse ? T - 1 - k : k;
     const Real* h_prev = hs + size_t(input_slot(s, t)) * BH;
     Real* gates_t = ws + L.gates + size_t(t) * B * GH;
-    if (gru) rows_gemm(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, false);
+    if (before) rows_gemm(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, 2 * H, H, false);
+    else if (gru) rows_gemm(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, false);
     else rows_gemm(gates_t + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, true);
     st.b1 = b1;
     st.t = t;
@@ -222,7 +231,14 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
     st.y = y ? y + size_t(t) * B * ldy : nullptr;
     st.gates = gates_t;
     st.ghn = gru ? ws + L.ghn + size_t(t) * BH : nullptr;
-    forward_pass(cell, st);
+    if (before) {  // r first, then the n block's product on r * h_prev
+      gru_reset_before_forward_a(st);
+      rows_gemm(step + size_t(b0) * GH + 2 * H, GH, st.ghn + size_t(b0) * H, H, w_hh + size_t(2) * H * H, H, rows, H,
+                H, false);
+      gru_reset_before_forward_b(st);
+    } else {
+      forward_pass(cell, st);
+    }
     lease.end_step(k);
   }
   const size_t final_slot = s.reverse ? 0 : size_t(T);
@@ -238,7 +254,7 @@ void direction_backward_rows(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0,
   const int T = s.T, B = s.B, H = s.H, GH = gate_count(cell) * H, b0 = lease.begin();
   const size_t BH = size_t(B) * H, rb = size_t(b0) * H;
   const Layout L(cell, T, B, s.I, H);
-  const bool gru = cell == Cell::Gru, lstm = cell == Cell::Lstm;
+  const bool gru = is_gru(cell), lstm = cell == Cell::Lstm, before = cell == Cell::GruResetBefore;
   const Real* hs = ws + L.hs;
   const Real* cs = ws + L.cs;
   Real* dgh = ws + L.step;
@@ -277,14 +293,24 @@ void direction_backward_rows(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0,
     st.dh = dh;
     st.dh_next = dh_next;
     st.dy = dy ? dy + size_t(t) * B * ldy : nullptr;
-    backward_pass(cell, st);
+    if (before) {  // d(n) first, d(r * h) = d(n) W_hn into the r block, then d(r)
+      gru_reset_before_backward_a(st);
+      Real* dgh_rows = dgh + size_t(b0) * GH;
+      recurrent_product(dgh_rows, GH, dgh_rows + 2 * H, GH, w_hh + size_t(2) * H * H, ws + L.wpack_n, rows, H, H,
+                        false, pack);
+      gru_reset_before_backward_b(st);
+    } else {
+      backward_pass(cell, st);
+    }
     if (dx && pack) {  // dx_t = d(gi_t) W_ih for these rows, while d(gi_t) is hot
       const int I = s.I;
       packed_gemm(reinterpret_cast<float*>(dx + (size_t(t) * B + b0) * I), I,
                   reinterpret_cast<const float*>(dgates_t + size_t(b0) * GH), GH,
                   reinterpret_cast<const float*>(ws + L.wpack_ih), rows, I, GH, accumulate_dx);
     }
-    if (gru) {
+    if (before) {  // the n rows reached h_prev through d(r * h) already
+      recurrent_product(dh_next + rb, H, dgh + size_t(b0) * GH, GH, w_hh, ws + L.wpack, rows, H, 2 * H, true, pack);
+    } else if (gru) {
       recurrent_product(dh_next + rb, H, dgh + size_t(b0) * GH, GH, w_hh, ws + L.wpack, rows, H, GH, true, pack);
     } else {
       recurrent_product(dh_next + rb, H, dgates_t + size_t(b0) * GH, GH, w_hh, ws + L.wpack, rows, H, GH, false, pack);
@@ -314,17 +340,19 @@ void direction_weight_gradients(Real* dx, bool accumulate_dx, Real* dw_ih, Real*
   const int rows = g.end - g.begin;
   if (rows > 0) {
     gemm(true, false, rows, I, TB, Real(1), dgi + g.begin, GH, x, I, Real(1), dw_ih + size_t(g.begin) * I, I);
-    if (cell == Cell::Gru) {
-      // d(gh) is d(gi) for the r and z blocks and ghn's gradient for the n block.
+    if (is_gru(cell)) {
+      // d(gh) is d(gi) for the r and z blocks and ghn's gradient for the n block, whose
+      // product took h (GruResetBefore: r * h, kept in the ghn slot).
       const int split = 2 * H;
       const int a0 = g.begin, a1 = std::min(g.end, split), n0 = std::max(g.begin, split), n1 = g.end;
       const Real* dghn = ws + L.dghn;
+      const Real* n_inputs = cell == Cell::GruResetBefore ? ws + L.ghn : h_inputs;
       if (a1 > a0) {
         gemm(true, false, a1 - a0, H, TB, Real(1), dgi + a0, GH, h_inputs, H, Real(1), dw_hh + size_t(a0) * H, H);
         add_column_sums(db_ih, db_hh, dgi, size_t(TB), GH, a0, a1);
       }
       if (n1 > n0) {
-        gemm(true, false, n1 - n0, H, TB, Real(1), dghn + (n0 - split), H, h_inputs, H, Real(1),
+        gemm(true, false, n1 - n0, H, TB, Real(1), dghn + (n0 - split), H, n_inputs, H, Real(1),
              dw_hh + size_t(n0) * H, H);
         add_column_sums(db_ih, static_cast<Real*>(nullptr), dgi, size_t(TB), GH, n0, n1);
         if (db_hh) add_column_sums(db_hh + split, static_cast<Real*>(nullptr), dghn, size_t(TB), H, n0 - split, n1 - split);

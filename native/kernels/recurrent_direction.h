@@ -1,7 +1,7 @@
 // Forward pass and BPTT of one direction of one recurrent layer over all T
 // steps. The input projection and the weight-gradient products are single
 // GEMMs over T*B rows; only h W_hh^T and one fused element-wise pass run per
-// step. Batch rows are independent through time, so the time loops take a
+// step (GruResetBefore: two smaller products and two passes, gru_reset_before_cell.h). Batch rows are independent through time, so the time loops take a
 // row range [b0, b1): the stack runs row ranges (and directions) on separate
 // threads with no synchronisation inside the loop.
 // Legend: T steps, B batch, I input size, H hidden size, GH = gates * H.

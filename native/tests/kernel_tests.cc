@@ -47,6 +47,7 @@ const char* cell_name(Cell c) {
     case Cell::RnnTanh: return "rnn-tanh";
     case Cell::RnnRelu: return "rnn-relu";
     case Cell::Gru: return "gru";
+    case Cell::GruResetBefore: return "gru-reset-before";
     default: return "lstm";
   }
 }
@@ -81,6 +82,14 @@ void naive_direction_forward(std::vector<double>& y, std::vector<double>& hN, st
           const double r = sig(gi[j] + gh[j]), z = sig(gi[H + j] + gh[H + j]);
           const double n = std::tanh(gi[2 * H + j] + r * gh[2 * H + j]);
           hn[j] = (1 - z) * n + z * h[j];
+        } else if (cell == Cell::GruResetBefore) {  // n = tanh(gi_n + W_hn (r * h) + b_hn)
+          const double r = sig(gi[j] + gh[j]), z = sig(gi[H + j] + gh[H + j]);
+          double pre = gi[2 * H + j] + (b_hh ? b_hh[2 * H + j] : 0.0);
+          for (int i = 0; i < H; ++i) {
+            const double ri = sig(gi[i] + gh[i]);
+            pre += w_hh[(2 * H + j) * H + i] * ri * h[i];
+          }
+          hn[j] = (1 - z) * std::tanh(pre) + z * h[j];
         } else {
           const double i = sig(gi[j] + gh[j]), f = sig(gi[H + j] + gh[H + j]);
           const double g = std::tanh(gi[2 * H + j] + gh[2 * H + j]), o = sig(gi[3 * H + j] + gh[3 * H + j]);
@@ -655,11 +664,11 @@ int main() {
   test_rows_gemm();
   test_rows_gemm_order_avx2();
   test_row_stealing_protocol();
-  for (Cell cell : {Cell::RnnTanh, Cell::Gru, Cell::Lstm})
+  for (Cell cell : {Cell::RnnTanh, Cell::Gru, Cell::Lstm, Cell::GruResetBefore})
     for (int D : {1, 2}) test_row_stealing_kernels(cell, D);
   test_gemm_wrapper();
   test_workers_avoid_caller_cpu();
-  const Cell cells[] = {Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm};
+  const Cell cells[] = {Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm, Cell::GruResetBefore};
   for (Cell cell : cells) {
     test_fast_matches_naive(cell, false);
     test_fast_matches_naive(cell, true);

@@ -28,7 +28,15 @@ export const CELL_KINDS: CellKind[] = [
   { name: 'RNNCell (relu)', lstm: false, gates: 1, make: (o) => rnnCell('relu', o), layer: (o) => new RNN({ nonlinearity: 'relu', ...o }) },
   { name: 'GRUCell', lstm: false, gates: 3, make: (o) => new GRUCell(o), layer: (o) => new GRU(o) },
   { name: 'LSTMCell', lstm: true, gates: 4, make: (o) => new LSTMCell(o), layer: (o) => new LSTM(o) },
+  { name: 'GRUCell (resetAfter false)', lstm: false, gates: 3, make: (o) => new GRUCell(withOption(o, { resetAfter: false })),
+    layer: (o) => new GRU({ resetAfter: false, ...o }) },
 ];
+
+/** o with `option`'s keys unless o names its own; options that are not an object pass as they are. */
+function withOption<T>(o: T, option: Record<string, unknown>): T {
+  const isObject = typeof o === 'object' && o !== null && !Array.isArray(o);
+  return isObject ? { ...option, ...o } : o;
+}
 
 export function tensor(shape: number[], seed: number, scale = 1): Tensor {
   return { data: randomArray(shape.reduce((a, b) => a * b, 1), seed, scale), shape };

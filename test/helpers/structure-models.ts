@@ -86,6 +86,22 @@ export const MODEL_CASES: ModelCase[] = [
     outputs: (model, data) => flat((model as ManyToOne).predictProba((data as ManyToOneExample[]).map((e) => e.input))),
   },
   {
+    name: 'ManyToOne (tokens -> classes, 2-layer bidirectional GRU, resetAfter false)',
+    make: (extra = {}) => new ManyToOne({
+      input: { type: 'tokens', vocabSize: 5, embeddingSize: 3 },
+      recurrent: { cell: 'gru', resetAfter: false, hiddenSize: 5, numLayers: 2, bidirectional: true, ...recurrentExtra(extra) },
+      output: { type: 'classes', numClasses: 3 }, seed: 13,
+    }) as SequenceModel<unknown>,
+    data: (seed, count) => {
+      const r = testRandom(seed);
+      return Array.from({ length: count }, (): ManyToOneExample => {
+        const input = randomTokens(r, lengths(r, 1, 7), 0, 5);
+        return { input, target: input.reduce((a, b) => a + b, 0) % 3 };
+      });
+    },
+    outputs: (model, data) => flat((model as ManyToOne).predictProba((data as ManyToOneExample[]).map((e) => e.input))),
+  },
+  {
     name: 'ManyToOne (features -> real, LSTM)',
     make: (extra = {}) => new ManyToOne({
       input: { type: 'features', size: 3 }, recurrent: { cell: 'lstm', hiddenSize: 4, ...recurrentExtra(extra) },
