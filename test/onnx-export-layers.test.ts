@@ -1,5 +1,5 @@
 // RNN, GRU and LSTM layers exported to ONNX run in onnxruntime-node with
-// rnnkit's numbers: every cell (RNN tanh and relu), stacked and bidirectional,
+// rnnkit's numbers: every cell (RNN tanh and relu, both GRU variants), stacked and bidirectional,
 // without biases, batch-first, with a padded batch of variable lengths
 // (sequence_lens) and non-zero initial states.
 
@@ -15,6 +15,7 @@ const CELLS: Array<[string, Make]> = [
   ['RNN tanh', (o) => new RNN({ ...o, nonlinearity: 'tanh' })],
   ['RNN relu', (o) => new RNN({ ...o, nonlinearity: 'relu' })],
   ['GRU', (o) => new GRU(o)],
+  ['GRU (resetAfter false)', (o) => new GRU({ ...o, resetAfter: false })],
   ['LSTM', (o) => new LSTM(o)],
 ];
 

@@ -1,7 +1,8 @@
 // A recurrent stack as ONNX's own RNN / GRU / LSTM ops, one node per layer
 // (both directions in one node), with PyTorch's gate order converted:
 // LSTM [i,f,g,o] -> ONNX [i,o,f,c]; GRU [r,z,n] -> [z,r,h], linear_before_reset=1
-// (PyTorch's b_hn inside r * (W_hn h + b_hn)). Dropout is a training-only
+// (PyTorch's b_hn inside r * (W_hn h + b_hn)), or 0 for resetAfter: false (Keras's
+// reset_after=False: W_hn (r * h) + b_hn, ONNX's default GRU). Dropout is a training-only
 // operation, so the inference graph has none.
 
 import { GRU } from '../../layers/gru';
@@ -20,6 +21,8 @@ export interface StackWeights {
   numLayers: number;
   numDirections: number;
   params: Record<string, Tensor>;
+  /** GRU only: false for the reset-before variant (default true, PyTorch's). */
+  resetAfter?: boolean;
 }
 
 /** The stack's values in the graph: output [T, B, D*H], hN and cN [L*D, B, H]. */
@@ -36,7 +39,10 @@ const OP: Record<OnnxCell, string> = { 'rnn-tanh': 'RNN', 'rnn-relu': 'RNN', gru
 export function stackWeights(rnn: Recurrent): StackWeights {
   const cell: OnnxCell = rnn instanceof GRU ? 'gru' : rnn instanceof LSTM ? 'lstm'
     : rnn instanceof RNN && rnn.nonlinearity === 'relu' ? 'rnn-relu' : 'rnn-tanh';
-  return { cell, hiddenSize: rnn.hiddenSize, numLayers: rnn.numLayers, numDirections: rnn.numDirections, params: rnn.stateDict() };
+  return {
+    cell, hiddenSize: rnn.hiddenSize, numLayers: rnn.numLayers, numDirections: rnn.numDirections, params: rnn.stateDict(),
+    resetAfter: rnn instanceof GRU ? rnn.resetAfter : undefined,
+  };
 }
 
 /**
@@ -52,7 +58,7 @@ export function emitStack(g: GraphBuilder, w: StackWeights, x: string, lengths: 
     const slice = (state: string) => (state === '' || w.numLayers === 1 ? state
       : g.op('Slice', [state, g.int64s('start', [l * D]), g.int64s('end', [(l + 1) * D]), g.int64s('axes', [0])]));
     const attributes: Record<string, number | string | string[]> = { hidden_size: H, direction: D === 2 ? 'bidirectional' : 'forward' };
-    if (w.cell === 'gru') attributes.linear_before_reset = 1;
+    if (w.cell === 'gru') attributes.linear_before_reset = w.resetAfter === false ? 0 : 1;
     if (w.cell === 'rnn-tanh' || w.cell === 'rnn-relu') attributes.activations = Array(D).fill(w.cell === 'rnn-relu' ? 'Relu' : 'Tanh');
     const inputs = [input, W, R, B, lengths, slice(h0)];
     if (lstm) inputs.push(slice(c0));
