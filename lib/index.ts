@@ -47,3 +47,5 @@ export type { BatchOptions, GenerateOptions } from './structures/generation';
 export type { SequenceModel, BatchResult, TrainContext } from './structures/sequence-model';
 export { loadModel } from './io/model-file';
 export type { FitOptions, FitHistory, BatchReport, EpochReport, OptimizerSpec } from './train/fit';
+export * as distributed from './train/process-group';
+export type { ProcessGroup, DistributedInitOptions, ReduceOp } from './train/process-group';

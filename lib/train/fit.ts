@@ -1,7 +1,8 @@
 // The training loop every structure shares: seeded shuffling and bucketing,
 // one optimizer step per batch (global-norm clipping, LR schedule), a guard
 // against non-finite losses and gradients, validation, early stopping,
-// per-batch and per-epoch reports, checkpoints and bit-identical resume.
+// per-batch and per-epoch reports, checkpoints and bit-identical resume; data-parallel
+// over a process group (data-parallel.ts says what changes there).
 // Heavy work runs in native worker threads, so the event loop stays free.
 
 import { performance } from 'node:perf_hooks';
@@ -11,10 +12,12 @@ import { native } from '../native';
 import { Random } from '../random';
 import { makeBatches } from '../blocks/batching';
 import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint';
+import { DataParallel } from './data-parallel';
+import type { ProcessGroup } from './process-group';
 import { Adam, AdamW, SGD, type Optimizer } from '../blocks/optimizers';
 import type { Schedule } from '../blocks/schedules';
 import type { BatchReport, EpochReport } from './reports';
-import type { Trainable } from './trainable';
+import type { BatchResult, Trainable } from './trainable';
 
 export type OptimizerSpec =
   | { type: 'sgd'; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number }
@@ -55,6 +58,13 @@ export interface FitOptions<Example> {
   resumeFrom?: string;
   onBatchEnd?: (report: BatchReport) => void | Promise<void>;
   onEpochEnd?: (report: EpochReport) => void | Promise<void>;
+  /**
+   * Train data-parallel in this group (distributed.init()): every worker passes the same data and options;
+   * batchSize is per worker (a step sees batchSize x worldSize examples). Rank 0's weights start everywhere,
+   * losses, validation and early stopping are the whole group's, and only rank 0 writes checkpointPath
+   * and runs onBatchEnd/onEpochEnd. resumeFrom must be readable by every worker.
+   */
+  distributed?: ProcessGroup;
 }
 
 export interface FitHistory {
@@ -97,6 +107,15 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
       dataRandom.setState(state.dataRandom);
       model.random.setState(state.modelRandom);
     }
+    const dp = o.distributed;
+    if (dp) {
+      await dp.agree({
+        examples: data.length, validationExamples: o.validation?.length ?? 0, parameters: model.parameters.length,
+        batchSize: o.batchSize, epochs: o.epochs, seed: o.seed, resumedEpoch: state.epoch, resumedStep: state.step,
+      });
+      await dp.broadcastWeights(model.parameters);
+    }
+    const leads = !dp || dp.leads;
     const started = performance.now();
     const stepper = new Stepper(model, optimizer, o.onNonFinite);
     let stoppedEarly = false;
@@ -105,14 +124,25 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
       const epoch = state.epoch + 1;
       const epochStart = performance.now();
       const batches = makeBatches(data, (e) => model.exampleLength(e), {
-        batchSize: o.batchSize, random: o.shuffle ? dataRandom : null,
+        batchSize: o.batchSize * (dp ? dp.group.worldSize : 1), random: o.shuffle ? dataRandom : null,
       });
       let lossSum = 0, countSum = 0, sequences = 0;
       for (let i = 0; i < batches.length; i++) {
-        if (o.timeBudgetMs !== undefined && performance.now() - started > o.timeBudgetMs) { outOfTime = true; break; }
+        if (o.timeBudgetMs !== undefined) {
+          const late = performance.now() - started > o.timeBudgetMs;
+          if (dp ? await dp.rootSays(late) : late) { outOfTime = true; break; }
+        }
         const batchStart = performance.now();
         model.zeroGrad();
-        const result = await model.trainBatch(batches[i], { random: model.random });
+        let result: BatchResult;
+        if (dp) {
+          const random = dp.stepRandom(model.random);
+          const shard = dp.shard(batches[i]);
+          const local = shard.length > 0 ? await model.trainBatch(shard, { random }) : { loss: 0, count: 0 };
+          result = await dp.reduceGradients(model.gradients, local);
+        } else {
+          result = await model.trainBatch(batches[i], { random: model.random });
+        }
         const gradNorm = await stepper.gradientNorm();
         let finite = Number.isFinite(result.loss) && Number.isFinite(gradNorm);
         let overflowed = 0;
@@ -136,7 +166,7 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
           'ERR_RNNKIT_NONFINITE');
         }
         sequences += batches[i].length;
-        await o.onBatchEnd?.({
+        if (leads) await o.onBatchEnd?.({
           epoch, batch: i + 1, batches: batches.length, loss: result.count > 0 ? result.loss / result.count : 0,
           sequences: batches[i].length, sequencesPerSecond: batches[i].length / ((performance.now() - batchStart) / 1000),
           gradNorm, lr: optimizer.lr, skipped: !finite,
@@ -147,7 +177,7 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
         epoch, loss: countSum > 0 ? lossSum / countSum : NaN, seconds: (performance.now() - epochStart) / 1000,
         sequencesPerSecond: sequences / ((performance.now() - epochStart) / 1000),
       };
-      if (o.validation) report.validationLoss = await evaluateLoss(model, o.validation, o.batchSize);
+      if (o.validation) report.validationLoss = await evaluateLoss(model, o.validation, o.batchSize, dp);
       state.history.push(report);
       state.epoch = epoch;
       if (o.earlyStopping && report.validationLoss !== undefined) {
@@ -161,10 +191,10 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
           stoppedEarly = true;
         }
       }
-      await o.onEpochEnd?.(report);
+      if (leads) await o.onEpochEnd?.(report);
       // Only a complete epoch is checkpointed: after a stop mid-epoch (timeBudgetMs), the last
       // checkpoint stays the previous epoch's, so resuming runs the interrupted epoch in full.
-      if (o.checkpointPath && !outOfTime) {
+      if (o.checkpointPath && !outOfTime && leads) {
         state.dataRandom = dataRandom.getState();
         state.modelRandom = model.random.getState();
         saveCheckpoint(o.checkpointPath, model, optimizer, state, o.earlyStopping?.restoreBest ? best : null);
@@ -175,14 +205,17 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
   });
 }
 
-/** Mean loss over a data set, in batches (no gradients). */
-export async function evaluateLoss<Example>(model: Trainable<Example>, data: readonly Example[], batchSize = 64): Promise<number> {
+/** Mean loss over a data set, in batches (no gradients); with `dp`, each rank's share of the batches, summed. */
+export async function evaluateLoss<Example>(model: Trainable<Example>, data: readonly Example[], batchSize = 64,
+  dp: DataParallel | null = null): Promise<number> {
   let loss = 0, count = 0;
-  for (const batch of makeBatches(data, (e) => model.exampleLength(e), { batchSize, random: null, bucket: false })) {
+  const batches = makeBatches(data, (e) => model.exampleLength(e), { batchSize, random: null, bucket: false });
+  for (const batch of dp ? dp.mine(batches) : batches) {
     const r = await model.evaluateBatch(batch);
     loss += r.loss;
     count += r.count;
   }
+  if (dp) ({ loss, count } = await dp.reduceLoss({ loss, count }));
   return count > 0 ? loss / count : NaN;
 }
 
@@ -279,5 +312,6 @@ function checkFitOptions<Example>(options: FitOptions<Example>) {
     resumeFrom: o.resumeFrom as string | undefined,
     onBatchEnd: fn('onBatchEnd') as FitOptions<Example>['onBatchEnd'],
     onEpochEnd: fn('onEpochEnd') as FitOptions<Example>['onEpochEnd'],
+    distributed: DataParallel.from(o.distributed),
   };
 }
