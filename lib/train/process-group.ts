@@ -81,8 +81,12 @@ export class ProcessGroup {
     this.mpi.finalize();
   }
 
-  /** @internal The exit hook: leave the group if the user did not, so mpirun sees a clean exit. */
+  /**
+   * @internal The exit hook: leave the group if the user did not, so mpirun sees a clean exit. After a
+   * timeout a collective's thread is stuck in MPI and the process could not finish exiting: abort the job.
+   */
   finalizeAtExit(): void {
+    if (this.state === 'broken') this.mpi.abort(1);
     if (this.state !== 'open') return;
     this.state = 'closed';
     try { this.mpi.finalize(); } catch { /* a collective still running: MPI ends with the process */ }
