@@ -13,10 +13,11 @@ import { distributed, RnnkitError } from '../lib';
 import { evaluateLoss } from '../lib/train/fit';
 import type { TrainConfig, TrainResult } from './distributed.child';
 import { baseOptions, makeModel, PER_WORKER_BATCH, trainingData, validationData, type CaseName } from './helpers/distributed-cases';
-import { assertNoOrphans, launch, mpiSkipReason } from './helpers/mpi-launch';
+import { assertNoOrphans, launch, launchProgram, mpiSkipReason } from './helpers/mpi-launch';
 import { tempDir } from './helpers/structures';
 
 const LIB = path.join(__dirname, '..', 'lib', 'index.js');
+const CLI = path.join(__dirname, '..', '..', 'bin', 'rnnkit');
 
 function readRanks<T>(dir: string, n: number): T[] {
   return Array.from({ length: n }, (_, r) => JSON.parse(fs.readFileSync(path.join(dir, `rank-${r}.json`), 'utf8')) as T);
@@ -204,5 +205,23 @@ describe('distributed: data-parallel training on Open MPI (loopback)', function 
     assert.match(r.stderr, /ERR_RNNKIT_DISTRIBUTED_TIMEOUT|got no answer from the other workers within 2000 ms/);
     assert.ok(seconds >= 1.5 && seconds < 15, `the job ended ${seconds} s after the stall`);
     await assertNoOrphans(job.pids.values());
+  });
+
+  it('rnnkit train under mpirun -np 2: rank 0 alone reports and saves, with the metrics of a one-process run', async function () {
+    const args = ['train', 'names-gender', '--epochs', '1', '--dropout', '0', '--json', '--no-pictures'];
+    const dpOut = tmp.file('cli-dp'), oneOut = tmp.file('cli-one');
+    const job = launchProgram(2, [process.execPath, CLI, ...args, '--out', dpOut], 120000);
+    const r = await job.done;
+    assert.equal(r.code, 0, r.stderr);
+    const dp = JSON.parse(r.stdout) as { metrics: Record<string, number>; training: { steps: number } };  // one document: rank 0's
+    assert.deepEqual(fs.readdirSync(dpOut), ['model.safetensors']);
+    assert.match(r.stderr, /data-parallel: 2 workers \(mpirun\), batch 16 each/);
+    const one = spawnSync(process.execPath, [CLI, ...args, '--out', oneOut], { encoding: 'utf8' });
+    assert.equal(one.status, 0, one.stderr);
+    const single = JSON.parse(one.stdout) as typeof dp;
+    assert.equal(dp.training.steps, single.training.steps, 'the same steps of the same 32 examples');
+    // Rounding only (the sums over the batch in another order, see TOLERANCE): a relative 1e-5 on the test loss.
+    const a = dp.metrics.test_loss, b = single.metrics.test_loss;
+    assert.ok(Math.abs(a - b) <= 1e-5 * b, `test loss ${a} with 2 workers, ${b} in one process`);
   });
 });

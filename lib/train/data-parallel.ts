@@ -13,7 +13,7 @@ import type { BatchResult } from './trainable';
 
 export class DataParallel {
   private readonly scalars = new Float64Array(2);
-  private readonly flag = new Uint8Array(1);
+  private readonly control = new Float64Array(2);
 
   constructor(readonly group: ProcessGroup) {}
 
@@ -99,10 +99,14 @@ export class DataParallel {
     return { loss: this.scalars[0], count: this.scalars[1] };
   }
 
-  /** Rank 0's yes or no, on every rank (its clock decides a time budget). */
-  async rootSays(yes: boolean): Promise<boolean> {
-    this.flag[0] = yes ? 1 : 0;
-    await this.group.broadcast(this.flag, 0);
-    return this.flag[0] === 1;
+  /**
+   * Rank 0's decisions for the next step, on every rank: whether its clock says the time budget is spent,
+   * and the learning rate (a schedule may read a clock too, and ranks' clocks differ).
+   */
+  async fromRoot(late: boolean, lr: number): Promise<{ late: boolean; lr: number }> {
+    this.control[0] = late ? 1 : 0;
+    this.control[1] = lr;
+    await this.group.broadcast(this.control, 0);
+    return { late: this.control[0] === 1, lr: this.control[1] };
   }
 }

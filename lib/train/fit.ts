@@ -128,10 +128,12 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
       });
       let lossSum = 0, countSum = 0, sequences = 0;
       for (let i = 0; i < batches.length; i++) {
-        if (o.timeBudgetMs !== undefined) {
-          const late = performance.now() - started > o.timeBudgetMs;
-          if (dp ? await dp.rootSays(late) : late) { outOfTime = true; break; }
-        }
+        const late = o.timeBudgetMs !== undefined && performance.now() - started > o.timeBudgetMs;
+        if (dp && (o.timeBudgetMs !== undefined || o.schedule)) {
+          const root = await dp.fromRoot(late, o.schedule ? o.schedule(state.step) : optimizer.lr);
+          if (root.late) { outOfTime = true; break; }
+          optimizer.lr = root.lr;
+        } else if (late) { outOfTime = true; break; }
         const batchStart = performance.now();
         model.zeroGrad();
         let result: BatchResult;
@@ -147,7 +149,7 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
         let finite = Number.isFinite(result.loss) && Number.isFinite(gradNorm);
         let overflowed = 0;
         if (finite) {
-          if (o.schedule) optimizer.lr = o.schedule(state.step);
+          if (o.schedule && !dp) optimizer.lr = o.schedule(state.step);
           overflowed = await stepper.step(clipFactor(gradNorm, o.clipNorm));
           if (overflowed > 0) finite = false;
         }

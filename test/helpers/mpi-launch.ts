@@ -38,8 +38,14 @@ export interface Job {
 
 /** mpirun -np N node distributed.child.js ARGS..., killed with its whole process group after `deadlineMs`. */
 export function launch(np: number, args: string[], deadlineMs = 60000): Job {
+  return launchProgram(np, [process.execPath, CHILD, ...args], deadlineMs);
+}
+
+/** mpirun -np N PROGRAM ARGS..., killed with its whole process group after `deadlineMs`. */
+export function launchProgram(np: number, argv: string[], deadlineMs = 60000): Job {
   const started = Date.now();
-  const child = spawn('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', String(np), process.execPath, CHILD, ...args],
+  const args = argv.slice(1);
+  const child = spawn('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', String(np), ...argv],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const pids = new Map<number, number>();
   const waiters: Array<{ pattern: RegExp; resolve(line: string): void }> = [];
@@ -59,7 +65,7 @@ export function launch(np: number, args: string[], deadlineMs = 60000): Job {
   const done = new Promise<JobResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
-      reject(new Error(`mpirun ${args[0]} still running after ${deadlineMs} ms (killed)\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+      reject(new Error(`mpirun ${args.join(' ')} still running after ${deadlineMs} ms (killed)\nstdout:\n${stdout}\nstderr:\n${stderr}`));
     }, deadlineMs);
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
     child.on('close', (code, signal) => {
