@@ -22,6 +22,10 @@ export interface TrainConfig {
   /** This rank stops taking part at this step (0-based) and waits forever: a hung worker. */
   stall?: { rank: number; step: number };
   timeoutMs?: number;
+  /** Rank 1 asks for one epoch more than the others: the workers must all refuse to start. */
+  disagree?: boolean;
+  /** On an error, do not exit: the group's own abort must end the job. */
+  stayAfterError?: boolean;
 }
 
 export interface TrainResult {
@@ -91,7 +95,7 @@ async function train(out: string, config: TrainConfig): Promise<void> {
   };
   let batchReports = 0;
   const options: FitOptions<unknown> = {
-    ...base, optimizer, epochs: config.epochs, distributed: group,
+    ...base, optimizer, epochs: config.epochs + (config.disagree && rank === 1 ? 1 : 0), distributed: group,
     onBatchEnd: () => { batchReports++; },
   };
   if (config.checkpoint) options.checkpointPath = path.join(out, `checkpoint-rank${rank}.safetensors`);
@@ -112,9 +116,11 @@ async function train(out: string, config: TrainConfig): Promise<void> {
 if (require.main === module) {
   setNumThreads(1);  // one thread per worker: the workers share the machine's cores
   const [scenario, out, json] = process.argv.slice(2);
-  const run = scenario === 'collectives' ? collectives(out) : train(out, JSON.parse(json) as TrainConfig);
+  const config = scenario === 'train' ? JSON.parse(json) as TrainConfig : null;
+  const run = config ? train(out, config) : collectives(out);
   run.catch((error: { code?: string; message?: string }) => {
     process.stderr.write(`worker failed: ${error.code ?? ''} ${error.message ?? String(error)}\n`);
-    process.exit(3);
+    if (config?.stayAfterError) setInterval(() => undefined, 1000);
+    else process.exit(3);
   });
 }

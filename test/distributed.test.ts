@@ -194,17 +194,59 @@ describe('distributed: data-parallel training on Open MPI (loopback)', function 
     await assertNoOrphans(job.pids.values());
   });
 
-  it('a hung worker makes the others fail with ERR_RNNKIT_DISTRIBUTED_TIMEOUT after timeoutMs, and the job ends', async function () {
-    const config: TrainConfig = { case: 'many-to-one', epochs: 100000, stall: { rank: 1, step: 3 }, timeoutMs: 2000 };
-    const job = launch(2, ['train', tmp.file('hung'), JSON.stringify(config)], 60000);
-    await job.line(/^stalled 1/);
-    const stalledAt = Date.now();
+  for (const stay of [false, true]) {
+    it(`a hung worker makes the others fail with ERR_RNNKIT_DISTRIBUTED_TIMEOUT after timeoutMs, and the job ends (${stay ? 'the failing worker stays' : 'the failing worker exits'})`, async function () {
+      const config: TrainConfig = { case: 'many-to-one', epochs: 100000, stall: { rank: 1, step: 3 }, timeoutMs: 2000, stayAfterError: stay };
+      const job = launch(2, ['train', tmp.file(`hung-${stay}`), JSON.stringify(config)], 60000);
+      await job.line(/^stalled 1/);
+      const stalledAt = Date.now();
+      const r = await job.done;
+      const seconds = (Date.now() - stalledAt) / 1000;
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /ERR_RNNKIT_DISTRIBUTED_TIMEOUT|got no answer from the other workers within 2000 ms/);
+      assert.ok(seconds >= 1.5 && seconds < 15, `the job ended ${seconds} s after the stall`);
+      await assertNoOrphans(job.pids.values());
+    });
+  }
+
+  it('workers given different options all refuse to start, with ERR_RNNKIT_DISTRIBUTED naming the difference', async function () {
+    const job = launch(2, ['train', tmp.file('disagree'), JSON.stringify({ case: 'many-to-one', epochs: 2, disagree: true })], 60000);
     const r = await job.done;
-    const seconds = (Date.now() - stalledAt) / 1000;
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /ERR_RNNKIT_DISTRIBUTED_TIMEOUT|got no answer from the other workers within 2000 ms/);
-    assert.ok(seconds >= 1.5 && seconds < 15, `the job ended ${seconds} s after the stall`);
+    assert.match(r.stderr, /worker failed: ERR_RNNKIT_DISTRIBUTED .*epochs: 3 here, 2 on rank 0/);
+    assert.doesNotMatch(r.stdout + r.stderr, /ERR_RNNKIT_DISTRIBUTED_TIMEOUT/);
     await assertNoOrphans(job.pids.values());
+  });
+
+  it('a group of one (no mpirun): fit trains bit for bit as without a group; misuse gets coded errors', function () {
+    const script = `
+      const r = require(${JSON.stringify(LIB)});
+      const { makeModel, trainingData, baseOptions } = require(${JSON.stringify(path.join(__dirname, 'helpers', 'distributed-cases.js'))});
+      const codeOf = async (f) => { try { await f(); return 'no error'; } catch (e) { return e.code; } };
+      (async () => {
+        const g = await r.distributed.init();
+        const out = { worldSize: g.worldSize, rank: g.rank, same: await r.distributed.init() === g };
+        const a = makeModel('encoder-decoder'), b = makeModel('encoder-decoder');
+        await a.fit(trainingData('encoder-decoder'), { ...baseOptions(6), epochs: 2, distributed: g });
+        await b.fit(trainingData('encoder-decoder'), { ...baseOptions(6), epochs: 2 });
+        out.bitIdentical = Buffer.compare(Buffer.from(a.parameters.buffer), Buffer.from(b.parameters.buffer)) === 0;
+        out.int32Allreduce = await codeOf(() => g.allreduce(new Int32Array(2)));
+        out.badOp = await codeOf(() => g.allreduce(new Float32Array(2), 'max'));
+        out.badRoot = await codeOf(() => g.broadcast(new Float32Array(2), 1));
+        out.arrayBroadcast = await codeOf(() => g.broadcast([1, 2]));
+        await g.close();
+        out.afterClose = await codeOf(() => g.barrier());
+        out.fitAfterClose = await codeOf(() => a.fit(trainingData('encoder-decoder'), { epochs: 1, distributed: g }));
+        out.initAfterClose = await codeOf(() => r.distributed.init());
+        console.log(JSON.stringify(out));
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), {
+      worldSize: 1, rank: 0, same: true, bitIdentical: true,
+      int32Allreduce: 'ERR_RNNKIT_TYPE', badOp: 'ERR_RNNKIT_VALUE', badRoot: 'ERR_RNNKIT_VALUE', arrayBroadcast: 'ERR_RNNKIT_TYPE',
+      afterClose: 'ERR_RNNKIT_DISTRIBUTED', fitAfterClose: 'ERR_RNNKIT_DISTRIBUTED', initAfterClose: 'ERR_RNNKIT_DISTRIBUTED',
+    });
   });
 
   it('rnnkit train under mpirun -np 2: rank 0 alone reports and saves, with the metrics of a one-process run', async function () {
