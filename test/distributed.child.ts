@@ -68,6 +68,15 @@ async function collectives(out: string): Promise<void> {
   }));
 }
 
+/** An engine error: rank 1 receives a broadcast into a shorter buffer than rank 0 sends (MPI_ERR_TRUNCATE). */
+async function mismatch(): Promise<void> {
+  const group = await distributed.init({ timeoutMs: 20000 });
+  process.stdout.write(`pid ${group.rank} ${process.pid}\n`);
+  await group.broadcast(new Float32Array(group.rank === 0 ? 1000 : 10), 0);
+  await group.barrier();
+  await group.close();
+}
+
 async function train(out: string, config: TrainConfig): Promise<void> {
   const group = await distributed.init({ timeoutMs: config.timeoutMs ?? 30000 });
   const { rank } = group;
@@ -117,7 +126,7 @@ if (require.main === module) {
   setNumThreads(1);  // one thread per worker: the workers share the machine's cores
   const [scenario, out, json] = process.argv.slice(2);
   const config = scenario === 'train' ? JSON.parse(json) as TrainConfig : null;
-  const run = config ? train(out, config) : collectives(out);
+  const run = config ? train(out, config) : scenario === 'mismatch' ? mismatch() : collectives(out);
   run.catch((error: { code?: string; message?: string }) => {
     process.stderr.write(`worker failed: ${error.code ?? ''} ${error.message ?? String(error)}\n`);
     if (config?.stayAfterError) setInterval(() => undefined, 1000);

@@ -209,6 +209,15 @@ describe('distributed: data-parallel training on Open MPI (loopback)', function 
     });
   }
 
+  it('an engine error (a broadcast into a shorter buffer) fails the job with ERR_RNNKIT_DISTRIBUTED instead of hanging', async function () {
+    const job = launch(2, ['mismatch', tmp.file('mismatch')], 60000);
+    const r = await job.done;
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /rnnkit: distributed: broadcast on rank 1 failed: rnnkit: MPI_Bcast failed: .*aborting the job/);
+    assert.ok(r.ms < 20000, `the job took ${r.ms} ms`);
+    await assertNoOrphans(job.pids.values());
+  });
+
   it('workers given different options all refuse to start, with ERR_RNNKIT_DISTRIBUTED naming the difference', async function () {
     const job = launch(2, ['train', tmp.file('disagree'), JSON.stringify({ case: 'many-to-one', epochs: 2, disagree: true })], 60000);
     const r = await job.done;

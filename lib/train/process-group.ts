@@ -92,6 +92,21 @@ export class ProcessGroup {
     try { this.mpi.finalize(); } catch { /* a collective still running: MPI ends with the process */ }
   }
 
+  /**
+   * A timeout or an engine error breaks the group: the other workers are blocked, or will block, in a
+   * collective this one will not join. The error is printed (it may never reach a handler that does)
+   * and, after its handlers had a moment, MPI_Abort ends every worker of the job; a collective's thread
+   * stuck in MPI would keep this process from exiting on its own anyway.
+   */
+  private fail(error: RnnkitError): RnnkitError {
+    if (this.failure) return this.failure;
+    this.failure = error;
+    this.state = 'broken';
+    process.stderr.write(`rnnkit: ${error.message}\n`);
+    setTimeout(() => this.mpi.abort(1), ABORT_GRACE_MS);
+    return error;
+  }
+
   private run(what: string, start: () => Promise<void>): Promise<void> {
     if (this.state === 'closed') {
       throw new RnnkitError(`distributed: ${what} on a closed group`, 'ERR_RNNKIT_DISTRIBUTED');
@@ -106,23 +121,15 @@ export class ProcessGroup {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const error = new RnnkitError(`distributed: ${what} on rank ${this.rank} of ${this.worldSize} got no answer ` +
+        reject(this.fail(new RnnkitError(`distributed: ${what} on rank ${this.rank} of ${this.worldSize} got no answer ` +
           `from the other workers within ${this.timeoutMs} ms (a worker died, hangs, or took another path through ` +
-          'the program); aborting the job', 'ERR_RNNKIT_DISTRIBUTED_TIMEOUT');
-        this.failure = error;
-        this.state = 'broken';
-        process.stderr.write(`rnnkit: ${error.message}\n`);
-        reject(error);
-        // The collective's thread stays blocked in MPI, so this process could not exit on its own:
-        // after the error's handlers had a moment, MPI_Abort ends every worker of the job.
-        setTimeout(() => this.mpi.abort(1), ABORT_GRACE_MS);
+          'the program); aborting the job', 'ERR_RNNKIT_DISTRIBUTED_TIMEOUT')));
       }, this.timeoutMs);
       start().then(() => { clearTimeout(timer); resolve(); }, (error: unknown) => {
         clearTimeout(timer);
         const reason = error instanceof Error ? error.message : String(error);
-        const failure = new RnnkitError(`distributed: ${what} on rank ${this.rank} failed: ${reason}`,
-          'ERR_RNNKIT_DISTRIBUTED', { cause: error });
-        reject(failure);
+        reject(this.fail(new RnnkitError(`distributed: ${what} on rank ${this.rank} failed: ${reason}; aborting the job`,
+          'ERR_RNNKIT_DISTRIBUTED', { cause: error })));
       });
     });
   }
