@@ -10,10 +10,41 @@
 #                              (libstdc++ stays shared: Node itself needs it). Set by
 #                              scripts/prebuild.js (RNNKIT_STATIC_OPENBLAS=1 in the environment),
 #                              or by hand: `node-gyp rebuild -- -Drnnkit_static_openblas=1`.
+# rnnkit_mpi (the optional distributed module, build/Release/rnnkit_mpi.node): built when
+# scripts/find-mpi.js finds Open MPI's mpicc (Debian: libopenmpi-dev), never in the static
+# prebuild; without it everything else builds and works, and distributed.init says what to install.
 {
   "variables": {
-    "rnnkit_static_openblas%": "<!(node -p \"process.env.RNNKIT_STATIC_OPENBLAS === '1' ? 1 : 0\")"
+    "rnnkit_static_openblas%": "<!(node -p \"process.env.RNNKIT_STATIC_OPENBLAS === '1' ? 1 : 0\")",
+    "rnnkit_mpi%": "<!(node scripts/find-mpi.js --available)"
   },
+  "conditions": [
+    ["rnnkit_mpi==1", {
+      "targets": [
+        {
+          "target_name": "rnnkit_mpi",
+          "sources": [
+            "<!@(node -p \"require('./native/sources.json').distributed.join(' ')\")"
+          ],
+          "include_dirs": [
+            "<!(node -p \"require('node-addon-api').include_dir\")",
+            "<!@(node scripts/find-mpi.js --cflags)"
+          ],
+          "libraries": ["<!@(node scripts/find-mpi.js --libs)"],
+          "defines": [
+            "NAPI_VERSION=<!(node -p \"Math.min(...require('./package.json').binary.napi_versions)\")",
+            "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL", "NODE_ADDON_API_ENABLE_TYPE_CHECK_ON_AS",
+            "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
+            # MPI's C API only: no deprecated C++ bindings (and no libmpi_cxx to link).
+            "OMPI_SKIP_MPICXX", "MPICH_SKIP_MPICXX"
+          ],
+          "cflags!": ["-fno-exceptions"],
+          "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+          "cflags_cc": ["-std=c++17", "-O2", "-fvisibility=hidden", "-fexceptions"]
+        }
+      ]
+    }]
+  ],
   "targets": [
     {
       "target_name": "rnnkit",

@@ -48,5 +48,7 @@ export type { SequenceModel, BatchResult, TrainContext } from './structures/sequ
 export { loadModel } from './io/model-file';
 export { loadTfjsModel, type TfjsModel } from './io/tfjs-model';
 export type { FitOptions, FitHistory, BatchReport, EpochReport, OptimizerSpec, AveragingOptions } from './train/fit';
+export * as distributed from './train/process-group';
+export type { ProcessGroup, DistributedInitOptions, ReduceOp } from './train/process-group';
 export { exportOnnx, encodeOnnx, onnxGraphs } from './io/onnx/export';
 export type { OnnxExportOptions, OnnxGraphName, Exportable } from './io/onnx/export';

@@ -3,7 +3,9 @@
 # are missing, saying what it installs: a C++ compiler, make, python3 (node-gyp),
 # OpenBLAS (the shared library for source builds; the static pthread build for
 # `npm run prebuild`), cmake (`npm run test:native`), and what the packaging and
-# memory tests use (binutils, util-linux, valgrind). The README's first command
+# memory tests use (binutils, util-linux, valgrind), and Open MPI (mpirun and the headers the
+# optional distributed module builds against; without it that module and its tests are skipped,
+# everything else works). The README's first command
 # and .ci/run both call it, so CI tests exactly what a new user runs.
 #
 # Debian and Ubuntu (apt-get); as root, or through sudo. Anywhere else, or when
@@ -22,6 +24,8 @@ wanted=(
   "binutils readelf"
   "util-linux unshare"
   "valgrind valgrind"
+  "openmpi-bin mpirun"
+  "libopenmpi-dev -"
 )
 
 # The machine's own architecture: with multiarch (e.g. arm64 OpenBLAS for the
@@ -36,7 +40,7 @@ for entry in "${wanted[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "rnnkit: system packages present (compiler, make, python3, OpenBLAS, cmake, binutils, valgrind)"
+  echo "rnnkit: system packages present (compiler, make, python3, OpenBLAS, cmake, binutils, valgrind, Open MPI)"
   exit 0
 fi
 

@@ -45,7 +45,9 @@ function nodeDir() {
 
 function stage() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnkit-prebuild-'));
-  for (const entry of ['binding.gyp', 'package.json', 'native', 'scripts/find-openblas.js', 'scripts/find-openblas-static.js']) {
+  // find-mpi.js: binding.gyp asks it whether to build the distributed module (never for a prebuild).
+  for (const entry of ['binding.gyp', 'package.json', 'native', 'scripts/find-openblas.js', 'scripts/find-openblas-static.js',
+    'scripts/find-mpi.js']) {
     fs.cpSync(path.join(root, entry), path.join(dir, entry), { recursive: true });
   }
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');

@@ -75,7 +75,7 @@ describe('packaging: the package manifest', function () {
     const files = new Set(packed.files.map((f) => f.path));
     const sources = JSON.parse(fs.readFileSync(path.join(repoRoot, 'native', 'sources.json'), 'utf8'));
     const required = ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'CMakeLists.txt', 'native/sources.json',
-      'scripts/find-openblas.js', 'scripts/find-openblas-static.js', 'dist/lib/index.js', 'dist/lib/index.d.ts',
+      'scripts/find-openblas.js', 'scripts/find-openblas-static.js', 'scripts/find-mpi.js', 'dist/lib/index.js', 'dist/lib/index.d.ts',
       'dist/lib/index.mjs', 'dist/lib/index.d.mts', 'dist/lib/native.js',
       ...Object.values(sources).flat() as string[]];
     // Every header the sources include must ship too, or a from-source install cannot compile.

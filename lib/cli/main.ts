@@ -17,6 +17,7 @@ import { Progress } from './progress';
 import { TASKS, findTask } from './tasks';
 import { UsageError, type AnyTask, type GenerateOptions, type Output, type Prepared, type Settings } from './tasks/task';
 import { trainModel } from './trainer';
+import { joinWorkers, perWorkerBatch, threadsPerWorker } from './workers';
 import { evaluateLoss } from '../train/fit';
 import type { SequenceModel } from '../structures/sequence-model';
 
@@ -192,8 +193,12 @@ function resolveSettings(task: AnyTask, o: TrainOptions): Settings {
 async function train(taskName: string, o: TrainOptions): Promise<void> {
   const task = taskOrThrow(taskName);
   const settings = resolveSettings(task, o);
-  applyThreads(o.threads);
-  const say = sayer(o);
+  // Under mpirun -np N: data-parallel, rank 0 reports, evaluates and saves; the others only train.
+  const group = await joinWorkers();
+  const leads = !group || group.rank === 0;
+  if (group) perWorkerBatch(settings.batchSize, group.worldSize);
+  applyThreads(o.threads ?? (group ? threadsPerWorker() : undefined));
+  const say = leads ? sayer(o) : () => undefined;
   const out = resolve(o.out ?? join('runs', task.name));
   const modelPath = join(out, MODEL_FILE);
 
@@ -215,12 +220,18 @@ async function train(taskName: string, o: TrainOptions): Promise<void> {
     (task.options.includes('conditioning') ? `, conditioning ${settings.conditioning}` : '') +
     `, ${model.numParameters} parameters; Adam lr ${settings.lr}, batch ${settings.batchSize}, seed ${settings.seed}, ` +
     `${getNumThreads()} BLAS threads; stops at ${stop}`);
+  if (group) say(`  data-parallel: ${group.worldSize} workers (mpirun), batch ${settings.batchSize / group.worldSize} each`);
 
-  const progress = new Progress(Progress.modeFor(!!o.json, !!o.quiet), `train ${task.name}`);
+  const progress = new Progress(Progress.modeFor(!!o.json, !!o.quiet || !leads), `train ${task.name}`);
   const result = await trainModel(model, prepared.train, {
     epochs: settings.epochs, budgetMs: settings.budgetMs, batchSize: settings.batchSize, lr: settings.lr,
     minLrFraction: 0.05, warmupSteps: 50, clipNorm: settings.clipNorm, seed: settings.seed, validationPoints: 12,
+    distributed: group ?? undefined,
   }, () => evaluateLoss(model, prepared.validation, 64), progress);
+  if (!leads) {
+    await group!.close();
+    return;
+  }
   say(`trained ${formatDuration(result.seconds * 1000)}: ${result.sequences} sequences (${result.epochs.toFixed(2)} epochs, ` +
     `${result.steps} steps, ${(result.sequences / result.seconds).toFixed(0)} seq/s), stopped by ${result.stoppedBy}; ` +
     `kept the weights of the best validation loss ${result.best.validation.toFixed(4)} (at ${formatDuration(result.best.seconds * 1000)})`);
@@ -237,6 +248,7 @@ async function train(taskName: string, o: TrainOptions): Promise<void> {
     },
   };
   saveRun(modelPath, model, run);
+  await group?.close();
   const examples = (await task.showcase?.(model, prepared, settings)) ?? [];
   const pictures = o.pictures === false ? [] : await writePictures(task, model, prepared, settings, run, out);
 

@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { Adam } from '../blocks/optimizers';
 import type { SequenceModel } from '../structures/sequence-model';
+import type { ProcessGroup } from '../train/process-group';
 import type { Progress } from './progress';
 
 export interface TrainPlan {
@@ -21,6 +22,11 @@ export interface TrainPlan {
   seed: number;
   /** About how many validation points to take (the curve's resolution). */
   validationPoints: number;
+  /**
+   * Data-parallel over this group: batchSize is the whole step's, split over the workers; only rank 0
+   * runs the progress, the curve's validation points and the best-weights bookkeeping (fit's callbacks).
+   */
+  distributed?: ProcessGroup;
 }
 
 /** One point of the loss curve. */
@@ -106,7 +112,8 @@ export async function trainModel<E>(model: SequenceModel<E>, train: readonly E[]
   try {
     const history0 = await model.fit(train, {
       epochs: plan.epochs ?? 1e6,
-      batchSize: plan.batchSize,
+      batchSize: plan.distributed ? plan.batchSize / plan.distributed.worldSize : plan.batchSize,
+      distributed: plan.distributed,
       optimizer: new Adam({ lr: plan.lr }),
       schedule,
       clipNorm: plan.clipNorm,
@@ -141,7 +148,8 @@ export async function trainModel<E>(model: SequenceModel<E>, train: readonly E[]
     progress.stop();
   }
   const seconds = elapsed() / 1000;
-  if (lossSeqs > 0 || history.length === 0) await addPoint();
+  const leads = !plan.distributed || plan.distributed.rank === 0;  // the others kept no curve
+  if (leads && (lossSeqs > 0 || history.length === 0)) await addPoint();
   const b = best as { point: LossPoint; parameters: Float32Array } | null;
   if (b && b.point !== history[history.length - 1]) model.parameters.set(b.parameters);
   return {

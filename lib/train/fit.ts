@@ -1,7 +1,8 @@
 // The training loop every structure shares: seeded shuffling and bucketing,
 // one optimizer step per batch (global-norm clipping, LR schedule), a guard
 // against non-finite losses and gradients, validation, early stopping,
-// per-batch and per-epoch reports, checkpoints and bit-identical resume.
+// per-batch and per-epoch reports, checkpoints and bit-identical resume; data-parallel
+// over a process group (data-parallel.ts says what changes there).
 // Heavy work runs in native worker threads, so the event loop stays free.
 
 import { performance } from 'node:perf_hooks';
@@ -11,10 +12,12 @@ import { native } from '../native';
 import { Random } from '../random';
 import { makeBatches } from '../blocks/batching';
 import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint';
+import { DataParallel } from './data-parallel';
+import type { ProcessGroup } from './process-group';
 import { Adam, AdamW, SGD, type Optimizer } from '../blocks/optimizers';
 import type { Schedule } from '../blocks/schedules';
 import type { BatchReport, EpochReport } from './reports';
-import type { Trainable } from './trainable';
+import type { BatchResult, Trainable } from './trainable';
 import { checkAveragingOptions, WeightAverage, type AveragingOptions } from './weight-average';
 
 export type OptimizerSpec =
@@ -63,6 +66,13 @@ export interface FitOptions<Example> {
   resumeFrom?: string;
   onBatchEnd?: (report: BatchReport) => void | Promise<void>;
   onEpochEnd?: (report: EpochReport) => void | Promise<void>;
+  /**
+   * Train data-parallel in this group (distributed.init()): every worker passes the same data and options;
+   * batchSize is per worker (a step sees batchSize x worldSize examples). Rank 0's weights start everywhere,
+   * losses, validation and early stopping are the whole group's, and only rank 0 writes checkpointPath
+   * and runs onBatchEnd/onEpochEnd. resumeFrom must be readable by every worker.
+   */
+  distributed?: ProcessGroup;
 }
 
 export interface FitHistory {
@@ -98,15 +108,28 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
       dataRandom: dataRandom.getState(), modelRandom: model.random.getState(),
     };
     let best: Float32Array | null = null;
-    const average = o.averaging ? new WeightAverage(model.parameters, o.averaging) : null;
+    let savedAverage: Float32Array | null = null;
     if (o.resumeFrom) {
-      const restored = loadCheckpoint(o.resumeFrom, model, optimizer, { averaging: average !== null });
-      if (average && restored.average) average.restore(restored.average);
+      const restored = loadCheckpoint(o.resumeFrom, model, optimizer, { averaging: o.averaging !== undefined });
+      savedAverage = restored.average;
       Object.assign(state, restored.state);
       if (o.earlyStopping?.restoreBest) best = restored.best;
       dataRandom.setState(state.dataRandom);
       model.random.setState(state.modelRandom);
     }
+    const dp = o.distributed;
+    if (dp) {
+      await dp.agree({
+        examples: data.length, validationExamples: o.validation?.length ?? 0, parameters: model.parameters.length,
+        batchSize: o.batchSize, epochs: o.epochs, seed: o.seed, resumedEpoch: state.epoch, resumedStep: state.step,
+        averagingDecay: o.averaging?.decay ?? 0, averagingStartStep: o.averaging?.startStep ?? 0,
+      });
+      await dp.broadcastWeights(model.parameters);
+    }
+    // After the broadcast: every rank's average starts from the same weights.
+    const average = o.averaging ? new WeightAverage(model.parameters, o.averaging) : null;
+    if (average && savedAverage) average.restore(savedAverage);
+    const leads = !dp || dp.leads;
     const started = performance.now();
     const stepper = new Stepper(model, optimizer, o.onNonFinite);
     let stoppedEarly = false;
@@ -115,20 +138,33 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
       const epoch = state.epoch + 1;
       const epochStart = performance.now();
       const batches = makeBatches(data, (e) => model.exampleLength(e), {
-        batchSize: o.batchSize, random: o.shuffle ? dataRandom : null,
+        batchSize: o.batchSize * (dp ? dp.group.worldSize : 1), random: o.shuffle ? dataRandom : null,
       });
       let lossSum = 0, countSum = 0, sequences = 0;
       for (let i = 0; i < batches.length; i++) {
-        if (o.timeBudgetMs !== undefined && performance.now() - started > o.timeBudgetMs) { outOfTime = true; break; }
+        const late = o.timeBudgetMs !== undefined && performance.now() - started > o.timeBudgetMs;
+        if (dp && (o.timeBudgetMs !== undefined || o.schedule)) {
+          const root = await dp.fromRoot(late, o.schedule ? o.schedule(state.step) : optimizer.lr);
+          if (root.late) { outOfTime = true; break; }
+          optimizer.lr = root.lr;
+        } else if (late) { outOfTime = true; break; }
         const batchStart = performance.now();
         if (model.zeroGradAsync) await model.zeroGradAsync();
         else model.zeroGrad();
-        const result = await model.trainBatch(batches[i], { random: model.random });
+        let result: BatchResult;
+        if (dp) {
+          const random = dp.stepRandom(model.random);
+          const shard = dp.shard(batches[i]);
+          const local = shard.length > 0 ? await model.trainBatch(shard, { random }) : { loss: 0, count: 0 };
+          result = await dp.reduceGradients(model.gradients, local);
+        } else {
+          result = await model.trainBatch(batches[i], { random: model.random });
+        }
         const gradNorm = await stepper.gradientNorm();
         let finite = Number.isFinite(result.loss) && Number.isFinite(gradNorm);
         let overflowed = 0;
         if (finite) {
-          if (o.schedule) optimizer.lr = o.schedule(state.step);
+          if (o.schedule && !dp) optimizer.lr = o.schedule(state.step);
           overflowed = await stepper.step(clipFactor(gradNorm, o.clipNorm));
           if (overflowed > 0) finite = false;
         }
@@ -148,7 +184,7 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
           'ERR_RNNKIT_NONFINITE');
         }
         sequences += batches[i].length;
-        await o.onBatchEnd?.({
+        if (leads) await o.onBatchEnd?.({
           epoch, batch: i + 1, batches: batches.length, loss: result.count > 0 ? result.loss / result.count : 0,
           sequences: batches[i].length, sequencesPerSecond: batches[i].length / ((performance.now() - batchStart) / 1000),
           gradNorm, lr: optimizer.lr, skipped: !finite,
@@ -161,7 +197,7 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
       };
       if (o.validation) {
         const validation = o.validation;
-        const score = () => evaluateLoss(model, validation, o.batchSize);
+        const score = () => evaluateLoss(model, validation, o.batchSize, dp);
         report.validationLoss = await (average ? average.swappedIn(score) : score());
       }
       state.history.push(report);
@@ -177,10 +213,10 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
           stoppedEarly = true;
         }
       }
-      await o.onEpochEnd?.(report);
+      if (leads) await o.onEpochEnd?.(report);
       // Only a complete epoch is checkpointed: after a stop mid-epoch (timeBudgetMs), the last
       // checkpoint stays the previous epoch's, so resuming runs the interrupted epoch in full.
-      if (o.checkpointPath && !outOfTime) {
+      if (o.checkpointPath && !outOfTime && leads) {
         state.dataRandom = dataRandom.getState();
         state.modelRandom = model.random.getState();
         saveCheckpoint(o.checkpointPath, model, optimizer, state, o.earlyStopping?.restoreBest ? best : null,
@@ -193,14 +229,17 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
   });
 }
 
-/** Mean loss over a data set, in batches (no gradients). */
-export async function evaluateLoss<Example>(model: Trainable<Example>, data: readonly Example[], batchSize = 64): Promise<number> {
+/** Mean loss over a data set, in batches (no gradients); with `dp`, each rank's share of the batches, summed. */
+export async function evaluateLoss<Example>(model: Trainable<Example>, data: readonly Example[], batchSize = 64,
+  dp: DataParallel | null = null): Promise<number> {
   let loss = 0, count = 0;
-  for (const batch of makeBatches(data, (e) => model.exampleLength(e), { batchSize, random: null, bucket: false })) {
+  const batches = makeBatches(data, (e) => model.exampleLength(e), { batchSize, random: null, bucket: false });
+  for (const batch of dp ? dp.mine(batches) : batches) {
     const r = await model.evaluateBatch(batch);
     loss += r.loss;
     count += r.count;
   }
+  if (dp) ({ loss, count } = await dp.reduceLoss({ loss, count }));
   return count > 0 ? loss / count : NaN;
 }
 
@@ -298,5 +337,6 @@ function checkFitOptions<Example>(options: FitOptions<Example>) {
     resumeFrom: o.resumeFrom as string | undefined,
     onBatchEnd: fn('onBatchEnd') as FitOptions<Example>['onBatchEnd'],
     onEpochEnd: fn('onEpochEnd') as FitOptions<Example>['onEpochEnd'],
+    distributed: DataParallel.from(o.distributed),
   };
 }
