@@ -5,10 +5,9 @@
 // `node dist/bench/batch-first.js [--runs N] [--threads 1,2] [--configs a,c] [--cell GRU]`
 
 import * as fs from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { GRU, LSTM, RNN, getNumThreads, setNumThreads, type Recurrent, type Tensor } from '../lib';
 import { swapLeadingAxes } from '../lib/layers/batch-layout';
-import { fmt, median } from './stats';
+import { fmt, interleavedMedians, randomValues } from './stats';
 
 const CONFIGS: Record<string, { T: number; B: number; I: number; H: number }> = {
   a: { T: 50, B: 64, I: 256, H: 256 },
@@ -39,26 +38,6 @@ function parseArgs(argv: string[]) {
   return o;
 }
 
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; out[i] = ((s >>> 0) / 2 ** 32 - 0.5) * 2; }
-  return out;
-}
-
-/** Medians of each function's times, run in turn (A B C A B C ...) after 3 warm-up rounds. */
-function interleave(fns: Array<() => void>, runs: number): number[] {
-  const times = fns.map(() => [] as number[]);
-  for (let r = -3; r < runs; r++) {
-    fns.forEach((f, i) => {
-      const s = performance.now();
-      f();
-      const ms = performance.now() - s;
-      if (r >= 0) times[i].push(ms);
-    });
-  }
-  return times.map(median);
-}
 
 function cpuModel(): string {
   try {
@@ -77,17 +56,17 @@ for (const threads of o.threads) {
   for (const name of o.configs) {
     const { T, B, I, H } = CONFIGS[name];
     const tm = MAKE[o.cell](I, H, false), bf = MAKE[o.cell](I, H, true);
-    const xTM: Tensor = { data: random(T * B * I, 1), shape: [T, B, I] };
+    const xTM: Tensor = { data: randomValues(T * B * I, 1), shape: [T, B, I] };
     const xBF: Tensor = { data: swapLeadingAxes(xTM.data, T, B, I), shape: [B, T, I] };
-    const dTM: Tensor = { data: random(T * B * H, 2), shape: [T, B, H] };
+    const dTM: Tensor = { data: randomValues(T * B * H, 2), shape: [T, B, H] };
     const dBF: Tensor = { data: swapLeadingAxes(dTM.data, T, B, H), shape: [B, T, H] };
     const out = new Float32Array(T * B * H);
-    const [fwdTM, fwdBF, copyF] = interleave([
+    const [fwdTM, fwdBF, copyF] = interleavedMedians([
       () => tm.forward(xTM),
       () => bf.forward(xBF),
       () => { swapLeadingAxes(xBF.data, B, T, I); swapLeadingAxes(out, T, B, H); },
     ], o.runs);
-    const [fbTM, fbBF, copyFB] = interleave([
+    const [fbTM, fbBF, copyFB] = interleavedMedians([
       () => { tm.forward(xTM, { training: true }); tm.backward({ dOutput: dTM }); },
       () => { bf.forward(xBF, { training: true }); bf.backward({ dOutput: dBF }); },
       () => {

@@ -4,9 +4,8 @@
 // interleaved run by run. Not a test: nothing asserts a speed.
 // `node dist/bench/gru-reset-after.js [--runs N] [--threads 1,2] [--configs a,c]`
 
-import { performance } from 'node:perf_hooks';
 import { GRU, getNumThreads, setNumThreads, type Tensor } from '../lib';
-import { fmt, median } from './stats';
+import { fmt, interleavedMedians, randomValues } from './stats';
 
 const CONFIGS: Record<string, { T: number; B: number; I: number; H: number }> = {
   a: { T: 50, B: 64, I: 256, H: 256 },
@@ -29,25 +28,6 @@ function parseArgs(argv: string[]) {
   return o;
 }
 
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; out[i] = ((s >>> 0) / 2 ** 32 - 0.5) * 2; }
-  return out;
-}
-
-/** Medians of each function's times, run in turn (A B A B ...) after 3 warm-up rounds. */
-function interleave(fns: Array<() => void>, runs: number): number[] {
-  const times = fns.map(() => [] as number[]);
-  for (let r = -3; r < runs; r++) {
-    fns.forEach((f, i) => {
-      const s = performance.now();
-      f();
-      if (r >= 0) times[i].push(performance.now() - s);
-    });
-  }
-  return times.map(median);
-}
 
 const o = parseArgs(process.argv.slice(2));
 const defaultThreads = getNumThreads();
@@ -59,11 +39,11 @@ for (const threads of o.threads) {
     const { T, B, I, H } = CONFIGS[name];
     const after = new GRU({ inputSize: I, hiddenSize: H, seed: 1 });
     const before = new GRU({ inputSize: I, hiddenSize: H, seed: 1, resetAfter: false });
-    const x: Tensor = { data: random(T * B * I, 1), shape: [T, B, I] };
-    const dOutput: Tensor = { data: random(T * B * H, 2), shape: [T, B, H] };
-    const [fa, fb] = interleave([() => after.forward(x), () => before.forward(x)], o.runs);
+    const x: Tensor = { data: randomValues(T * B * I, 1), shape: [T, B, I] };
+    const dOutput: Tensor = { data: randomValues(T * B * H, 2), shape: [T, B, H] };
+    const [fa, fb] = interleavedMedians([() => after.forward(x), () => before.forward(x)], o.runs);
     const step = (layer: GRU) => () => { layer.forward(x, { training: true }); layer.backward({ dOutput }); };
-    const [ba, bb] = interleave([step(after), step(before)], o.runs);
+    const [ba, bb] = interleavedMedians([step(after), step(before)], o.runs);
     console.log(`${name}   ${threads}   | ${fmt(fa)}  ${fmt(fb)}  ${(fb / fa).toFixed(2)}  | ${fmt(ba)}  ${fmt(bb)}  ${(bb / ba).toFixed(2)}`);
     after.dispose();
     before.dispose();

@@ -76,4 +76,18 @@ struct StepRows {
   bool active(int b) const { return lengths == nullptr || t < lengths[b]; }
 };
 
+// Backward of a padded step of a GRU (either variant) in row b: the state passes through and no
+// gradient reaches the gates.
+template <typename Real>
+RNNKIT_INLINE void gru_padded_step_backward(const StepRows<Real>& s, int b) {
+  const int H = s.H, GH = 3 * H;
+  Real* dgi = s.dgates + size_t(b) * GH;
+  Real* dgh = s.dgh + size_t(b) * GH;
+  for (int j = 0; j < GH; ++j) { dgi[j] = Real(0); dgh[j] = Real(0); }
+  Real* dghn = s.dghn + size_t(b) * H;
+  Real* dh_next = s.dh_next + size_t(b) * H;
+  const Real* dh = s.dh + size_t(b) * H;
+  for (int j = 0; j < H; ++j) { dghn[j] = Real(0); dh_next[j] = dh[j]; }
+}
+
 }  // namespace rnnkit

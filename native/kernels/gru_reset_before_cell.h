@@ -115,9 +115,8 @@ RNNKIT_INLINE void grub_step_backward_a(const StepRows<Real>& s) {
     Real* dgh = s.dgh + size_t(b) * GH;
     Real* dh_next = s.dh_next + size_t(b) * H;
     const Real* dh = s.dh + size_t(b) * H;
-    if (!s.active(b)) {  // padded step: state passes through, no gradient reaches the gates
-      for (int j = 0; j < GH; ++j) { dgi[j] = Real(0); dgh[j] = Real(0); }
-      for (int j = 0; j < H; ++j) { dghn[j] = Real(0); dh_next[j] = dh[j]; }
+    if (!s.active(b)) {
+      gru_padded_step_backward(s, b);
       continue;
     }
     const Real* cache = s.gates + size_t(b) * GH;
