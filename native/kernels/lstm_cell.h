@@ -80,11 +80,31 @@ RNNKIT_INLINE void lstm_step_backward(const StepRows<Real>& s) {
   }
 }
 
+// With a projection (PyTorch's proj_size): the element-wise part of a step writes m = o tanh(c') into
+// s.h ([B,H], the step's slot of the m buffer) and the caller's product makes h' = m W_hr^T. A padded
+// row keeps its cell state and gets m = 0 (so it adds nothing to dW_hr); the caller keeps its h.
+template <typename Real>
+RNNKIT_INLINE void lstm_projected_step_forward(const StepRows<Real>& s) {
+  const int H = s.H, GH = 4 * H;
+  for (int b = s.b0; b < s.b1; ++b) {
+    const size_t hb = size_t(b) * H;
+    if (!s.active(b)) {
+      for (int j = 0; j < H; ++j) { s.h[hb + j] = Real(0); s.c[hb + j] = s.c_prev[hb + j]; }
+      continue;
+    }
+    lstm_row_forward<Real, false>(s.h + hb, s.c + hb, nullptr, s.gates + size_t(b) * GH, s.bias, s.c_prev + hb, H);
+  }
+}
+
 RNNKIT_CPU_DISPATCH(void, lstm_step_forward_f32, (const StepRows<float>& s), (s), lstm_step_forward<float>(s);)
+RNNKIT_CPU_DISPATCH(void, lstm_projected_step_forward_f32, (const StepRows<float>& s), (s),
+                    lstm_projected_step_forward<float>(s);)
 RNNKIT_CPU_DISPATCH(void, lstm_step_backward_f32, (const StepRows<float>& s), (s), lstm_step_backward<float>(s);)
 inline void lstm_forward_pass(const StepRows<float>& s) { lstm_step_forward_f32(s); }
 inline void lstm_backward_pass(const StepRows<float>& s) { lstm_step_backward_f32(s); }
 inline void lstm_forward_pass(const StepRows<double>& s) { lstm_step_forward<double>(s); }
 inline void lstm_backward_pass(const StepRows<double>& s) { lstm_step_backward<double>(s); }
+inline void lstm_projected_forward_pass(const StepRows<float>& s) { lstm_projected_step_forward_f32(s); }
+inline void lstm_projected_forward_pass(const StepRows<double>& s) { lstm_projected_step_forward<double>(s); }
 
 }  // namespace rnnkit

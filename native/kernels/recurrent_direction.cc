@@ -18,42 +18,52 @@
 namespace rnnkit {
 namespace {
 
-// Workspace layout of one direction, in floats.
+// Workspace layout of one direction, in floats. S is the width of h: P with a projection, else H.
 //   gates  [T,B,GH]   x W_ih^T (+ h W_hh^T for RNN/LSTM), overwritten in place at
 //                     each step by the activations backward needs (GRU r,z,n;
 //                     LSTM i,f,g,o); backward only reads it, so it may run twice
 //   ghn    [T,B,H]    GRU: W_hn h + b_hn (cache); GruResetBefore: r * h_prev (dW_hn's operand)
-//   hs     [T+1,B,H]  states; slot of step t's input is t (forward) or t+1 (reverse)
+//   hs     [T+1,B,S]  states; slot of step t's input is t (forward) or t+1 (reverse)
 //   cs     [T+1,B,H]  cell states, LSTM only
+//   ms     [T,B,H]    projection only: m = o * tanh(c) of each step (h = m W_hr^T; dW_hr's operand)
 //   step   [B,GH]     GRU: h W_hh^T of the current step, then d(h W_hh^T)
 //   bias   [bias_width] combined biases
 //   backward only: wpack  W_hh packed for the per-step products d(gh) W_hh (float with AVX2,
 //          packed_gemm.h; GruResetBefore: its r, z rows, and wpack_n its n rows, as two products);
-//          wpack_ih  W_ih packed likewise, so that dx_t = d(gi_t) W_ih runs inside the time loop
-//          (one direction); dgates [T,B,GH] d(gi); dghn [T,B,H] GRU
-//          d(W_hn h + b_hn); dh, dh_next, dc [B,H]
+//          wpack_hr  W_hr packed likewise (projection); wpack_ih  W_ih packed likewise, so that
+//          dx_t = d(gi_t) W_ih runs inside the time loop (one direction); dgates [T,B,GH] d(gi);
+//          dghn [T,B,H] GRU d(W_hn h + b_hn); dhs [T,B,P] projection: d(h_t) of each step (dW_hr's
+//          operand); dh, dh_next [B,S]; dm [B,H] projection: d(m); dc [B,H]
 // Forward's products (x W_ih^T for all steps, h W_hh^T per step) are rows_gemm on the
 // weights as they are: a sequence gives the same bits alone or in any batch (rows_gemm.h).
 struct Layout {
-  size_t gates, ghn, hs, cs, step, bias, wpack, wpack_n, wpack_ih, dgates, dghn, dh, dh_next, dc, forward_total, total;
-  Layout(Cell cell, int T, int B, int I, int H) {
-    const size_t TB = size_t(T) * B, GH = size_t(gate_count(cell)) * H, BH = size_t(B) * H;
+  size_t gates, ghn, hs, cs, ms, step, bias, wpack, wpack_n, wpack_hr, wpack_ih, dgates, dghn, dhs, dh, dh_next, dm,
+      dc, forward_total, total;
+  explicit Layout(const DirectionShape& s) {
+    const Cell cell = s.cell;
+    const int T = s.T, B = s.B, I = s.I, H = s.H, S = state_size(s);
+    const size_t TB = size_t(T) * B, GH = size_t(gate_count(cell)) * H, BH = size_t(B) * H, BS = size_t(B) * S;
     const bool gru = is_gru(cell), lstm = cell == Cell::Lstm, before = cell == Cell::GruResetBefore;
+    const bool proj = lstm && s.P > 0;
     size_t at = 0;
     gates = at;   at += TB * GH;
     ghn = at;     at += gru ? TB * size_t(H) : 0;
-    hs = at;      at += (size_t(T) + 1) * BH;
+    hs = at;      at += (size_t(T) + 1) * BS;
     cs = at;      at += lstm ? (size_t(T) + 1) * BH : 0;
+    ms = at;      at += proj ? TB * size_t(H) : 0;
     step = at;    at += gru ? size_t(B) * GH : 0;
     bias = at;    at += size_t(bias_width(cell, H));
     forward_total = at;
-    wpack = at;   at += packed_floats(before ? 2 * H : int(GH), H);
+    wpack = at;   at += packed_floats(before ? 2 * H : int(GH), S);
     wpack_n = at; at += before ? packed_floats(H, H) : 0;
+    wpack_hr = at; at += proj ? packed_floats(s.P, H) : 0;
     wpack_ih = at; at += packed_floats(int(GH), I);
     dgates = at;  at += TB * GH;
     dghn = at;    at += gru ? TB * size_t(H) : 0;
-    dh = at;      at += BH;
-    dh_next = at; at += BH;
+    dhs = at;     at += proj ? TB * size_t(s.P) : 0;
+    dh = at;      at += BS;
+    dh_next = at; at += BS;
+    dm = at;      at += proj ? BH : 0;
     dc = at;      at += lstm ? BH : 0;
     total = at;
   }
@@ -149,8 +159,8 @@ constexpr double kMinLoopFlops = 2e6;
 
 }  // namespace
 
-size_t direction_workspace_floats(Cell cell, int T, int B, int I, int H, bool training) {
-  const Layout L(cell, T, B, I, H);
+size_t direction_workspace_floats(const DirectionShape& s, bool training) {
+  const Layout L(s);
   return training ? L.total : L.forward_total;
 }
 
@@ -167,22 +177,24 @@ int time_loop_parts(Cell cell, int T, int B, int H, int threads, int directions)
 template <typename Real>
 void direction_project_input(Real* ws, const Real* x, const Real* w_ih, const Real* b_ih, const Real* b_hh,
                              const DirectionShape& s) {
-  const Layout L(s.cell, s.T, s.B, s.I, s.H);
+  const Layout L(s);
   const int GH = gate_count(s.cell) * s.H;
   combine_bias(ws + L.bias, b_ih, b_hh, s.cell, s.H);
   rows_gemm(ws + L.gates, GH, x, s.I, w_ih, s.I, s.T * s.B, GH, s.I, false);
 }
 
 template <typename Real>
-void direction_prepare_backward(Real* ws, const Real* w_ih, const Real* w_hh, bool fuse_dx, const DirectionShape& s) {
-  const Layout L(s.cell, s.T, s.B, s.I, s.H);
+void direction_prepare_backward(Real* ws, const Real* w_ih, const Real* w_hh, const Real* w_hr, bool fuse_dx,
+                                const DirectionShape& s) {
+  const Layout L(s);
   if (!use_packed<Real>(s)) return;
   if (s.cell == Cell::GruResetBefore) {  // the n rows are a product of their own
     pack_for_backward(ws + L.wpack, w_hh, 2 * s.H, s.H);
     pack_for_backward(ws + L.wpack_n, w_hh + size_t(2) * s.H * s.H, s.H, s.H);
   } else {
-    pack_for_backward(ws + L.wpack, w_hh, gate_count(s.cell) * s.H, s.H);
+    pack_for_backward(ws + L.wpack, w_hh, gate_count(s.cell) * s.H, state_size(s));
   }
+  if (s.P > 0) pack_for_backward(ws + L.wpack_hr, w_hr, s.P, s.H);
   if (fuse_dx) pack_for_backward(ws + L.wpack_ih, w_ih, gate_count(s.cell) * s.H, s.I);
 }
 
@@ -190,14 +202,151 @@ bool direction_fuses_dx(const DirectionShape& s, bool is_float, int directions) 
   return is_float && directions == 1 && fuse_input(s, packed_gemm_available() && s.T >= 4);
 }
 
+namespace {
+
+// The time loop of an LSTM with a projection (PyTorch's proj_size): per step
+// gates += h_prev W_hh^T (K = P), the element-wise pass writes m = o * tanh(c'),
+// then h' = m W_hr^T (rows_gemm, batch-invariant like the other forward products).
+// A padded row keeps h and c, and its y is zero. Its own loop, so the plain LSTM's
+// step does no extra work.
 template <typename Real>
-void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, const Real* w_hh,
+void projected_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, const Real* w_hh, const Real* w_hr,
                             const Real* h0, const Real* c0, const int* lengths, const DirectionShape& s,
                             RowLease& lease) {
+  const int T = s.T, B = s.B, H = s.H, P = s.P, GH = 4 * H, b0 = lease.begin();
+  const size_t BH = size_t(B) * H, BP = size_t(B) * P;
+  const Layout L(s);
+  Real* hs = ws + L.hs;
+  Real* cs = ws + L.cs;
+
+  StepRows<Real> st;
+  st.b0 = b0; st.H = H; st.lengths = lengths; st.bias = ws + L.bias;
+  int b1 = b0;
+  for (int k = lease.first_step(); k < T; ++k) {
+    b1 = lease.begin_step(k);
+    const int rows = b1 - b0;
+    if (k == 0) {
+      copy_rows(hs + size_t(s.reverse ? T : 0) * BP, h0, b0, b1, P);
+      copy_rows(cs + size_t(s.reverse ? T : 0) * BH, c0, b0, b1, H);
+    }
+    const int t = s.reverse ? T - 1 - k : k;
+    const Real* h_prev = hs + size_t(input_slot(s, t)) * BP;
+    Real* h = hs + size_t(output_slot(s, t)) * BP;
+    Real* m = ws + L.ms + size_t(t) * BH;
+    Real* gates_t = ws + L.gates + size_t(t) * B * GH;
+    rows_gemm(gates_t + size_t(b0) * GH, GH, h_prev + size_t(b0) * P, P, w_hh, P, rows, GH, P, true);
+    st.b1 = b1;
+    st.t = t;
+    st.gates = gates_t;
+    st.h = m;
+    st.c_prev = cs + size_t(input_slot(s, t)) * BH;
+    st.c = cs + size_t(output_slot(s, t)) * BH;
+    lstm_projected_forward_pass(st);
+    rows_gemm(h + size_t(b0) * P, P, m + size_t(b0) * H, H, w_hr, H, rows, P, H, false);
+    Real* y_t = y ? y + size_t(t) * B * ldy : nullptr;
+    for (int b = b0; b < b1; ++b) {
+      Real* hb = h + size_t(b) * P;
+      const bool active = lengths == nullptr || t < lengths[b];
+      if (!active) std::memcpy(hb, h_prev + size_t(b) * P, size_t(P) * sizeof(Real));
+      if (!y_t) continue;
+      Real* yb = y_t + size_t(b) * ldy;
+      if (active) std::memcpy(yb, hb, size_t(P) * sizeof(Real));
+      else std::fill(yb, yb + P, Real(0));
+    }
+    lease.end_step(k);
+  }
+  const size_t final_slot = s.reverse ? 0 : size_t(T);
+  if (hN) copy_rows(hN, hs + final_slot * BP, b0, b1, P);
+  if (cN) copy_rows(cN, cs + final_slot * BH, b0, b1, H);
+}
+
+// BPTT of projected_forward_rows. Per step: d(h_t) = dh + dy (zero at a padded step, kept
+// in dhs for dW_hr), d(m) = d(h_t) W_hr, the LSTM's element-wise backward on d(m), then
+// d(h_prev) = d(gi) W_hh (P wide); a padded step passes dh (and dc) through.
+template <typename Real>
+void projected_backward_rows(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0, Real* ws, const Real* w_hh,
+                             const Real* w_hr, const Real* dy, int ldy, const Real* dhN, const Real* dcN,
+                             const int* lengths, const DirectionShape& s, RowLease& lease) {
+  const int T = s.T, B = s.B, H = s.H, P = s.P, GH = 4 * H, b0 = lease.begin();
+  const size_t BH = size_t(B) * H, BP = size_t(B) * P;
+  const Layout L(s);
+  const Real* cs = ws + L.cs;
+  Real* dh = ws + L.dh;
+  Real* dh_next = ws + L.dh_next;
+  Real* dm = ws + L.dm;
+  Real* dc = ws + L.dc;
+  const bool pack = use_packed<Real>(s);
+  const int first = lease.first_step();
+  if (first % 2) std::swap(dh, dh_next);  // the buffers swap after every step
+
+  StepRows<Real> st;
+  st.b0 = b0; st.H = H; st.lengths = lengths; st.dc = dc; st.dh = dm; st.dy = nullptr;
+  int b1 = b0;
+  for (int k = first; k < T; ++k) {
+    b1 = lease.begin_step(k);
+    const int rows = b1 - b0;
+    if (k == 0) {
+      copy_rows(dh, dhN, b0, b1, P);
+      copy_rows(dc, dcN, b0, b1, H);
+    }
+    const int t = s.reverse ? k : T - 1 - k;  // the forward order, reversed
+    Real* dgates_t = ws + L.dgates + size_t(t) * B * GH;
+    Real* dht = ws + L.dhs + size_t(t) * BP;
+    const Real* dy_t = dy ? dy + size_t(t) * B * ldy : nullptr;
+    for (int b = b0; b < b1; ++b) {
+      Real* d = dht + size_t(b) * P;
+      const Real* g = dh + size_t(b) * P;
+      if (lengths && t >= lengths[b]) {
+        std::fill(d, d + P, Real(0));
+      } else if (dy_t) {
+        const Real* e = dy_t + size_t(b) * ldy;
+        for (int j = 0; j < P; ++j) d[j] = g[j] + e[j];
+      } else {
+        std::memcpy(d, g, size_t(P) * sizeof(Real));
+      }
+    }
+    recurrent_product(dm + size_t(b0) * H, H, dht + size_t(b0) * P, P, w_hr, ws + L.wpack_hr, rows, H, P, false,
+                      pack);
+    st.b1 = b1;
+    st.t = t;
+    st.gates = ws + L.gates + size_t(t) * B * GH;
+    st.dgates = dgates_t;
+    st.c_prev = cs + size_t(input_slot(s, t)) * BH;
+    st.c = const_cast<Real*>(cs + size_t(output_slot(s, t)) * BH);
+    lstm_backward_pass(st);
+    if (dx && pack) {  // dx_t = d(gi_t) W_ih for these rows, while d(gi_t) is hot
+      const int I = s.I;
+      packed_gemm(reinterpret_cast<float*>(dx + (size_t(t) * B + b0) * I), I,
+                  reinterpret_cast<const float*>(dgates_t + size_t(b0) * GH), GH,
+                  reinterpret_cast<const float*>(ws + L.wpack_ih), rows, I, GH, accumulate_dx);
+    }
+    recurrent_product(dh_next + size_t(b0) * P, P, dgates_t + size_t(b0) * GH, GH, w_hh, ws + L.wpack, rows, P, GH,
+                      false, pack);
+    if (lengths) {  // padded step: the state (and its gradient) passes through
+      for (int b = b0; b < b1; ++b)
+        if (t >= lengths[b]) std::memcpy(dh_next + size_t(b) * P, dh + size_t(b) * P, size_t(P) * sizeof(Real));
+    }
+    std::swap(dh, dh_next);
+    lease.end_step(k);
+  }
+  if (dh0) copy_rows(dh0, dh, b0, b1, P);
+  if (dc0) copy_rows(dc0, dc, b0, b1, H);
+}
+
+}  // namespace
+
+template <typename Real>
+void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, const Real* w_hh, const Real* w_hr,
+                            const Real* h0, const Real* c0, const int* lengths, const DirectionShape& s,
+                            RowLease& lease) {
+  if (s.P > 0) {
+    projected_forward_rows(y, ldy, hN, cN, ws, w_hh, w_hr, h0, c0, lengths, s, lease);
+    return;
+  }
   const Cell cell = s.cell;
   const int T = s.T, B = s.B, H = s.H, GH = gate_count(cell) * H, b0 = lease.begin();
   const size_t BH = size_t(B) * H;
-  const Layout L(cell, T, B, s.I, H);
+  const Layout L(s);
   const bool gru = is_gru(cell), lstm = cell == Cell::Lstm, before = cell == Cell::GruResetBefore;
   Real* hs = ws + L.hs;
   Real* cs = ws + L.cs;
@@ -248,12 +397,16 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
 
 template <typename Real>
 void direction_backward_rows(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0, Real* ws, const Real* w_hh,
-                             const Real* dy, int ldy, const Real* dhN, const Real* dcN, const int* lengths,
-                             const DirectionShape& s, RowLease& lease) {
+                             const Real* w_hr, const Real* dy, int ldy, const Real* dhN, const Real* dcN,
+                             const int* lengths, const DirectionShape& s, RowLease& lease) {
+  if (s.P > 0) {
+    projected_backward_rows(dx, accumulate_dx, dh0, dc0, ws, w_hh, w_hr, dy, ldy, dhN, dcN, lengths, s, lease);
+    return;
+  }
   const Cell cell = s.cell;
   const int T = s.T, B = s.B, H = s.H, GH = gate_count(cell) * H, b0 = lease.begin();
   const size_t BH = size_t(B) * H, rb = size_t(b0) * H;
-  const Layout L(cell, T, B, s.I, H);
+  const Layout L(s);
   const bool gru = is_gru(cell), lstm = cell == Cell::Lstm, before = cell == Cell::GruResetBefore;
   const Real* hs = ws + L.hs;
   const Real* cs = ws + L.cs;
@@ -328,14 +481,13 @@ void direction_backward_rows(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0,
 
 template <typename Real>
 void direction_weight_gradients(Real* dx, bool accumulate_dx, Real* dw_ih, Real* dw_hh, Real* db_ih, Real* db_hh,
-                                const Real* ws, const Real* x, const Real* w_ih, const DirectionShape& s, int part,
-                                int parts) {
+                                Real* dw_hr, const Real* ws, const Real* x, const Real* w_ih, const DirectionShape& s,
+                                int part, int parts) {
   const Cell cell = s.cell;
-  const int T = s.T, B = s.B, I = s.I, H = s.H, GH = gate_count(cell) * H, TB = T * B;
-  const size_t BH = size_t(B) * H;
-  const Layout L(cell, T, B, s.I, H);
+  const int T = s.T, B = s.B, I = s.I, H = s.H, S = state_size(s), GH = gate_count(cell) * H, TB = T * B;
+  const Layout L(s);
   const Real* dgi = ws + L.dgates;
-  const Real* h_inputs = ws + L.hs + (s.reverse ? BH : 0);  // row t*B+b = state fed into step t
+  const Real* h_inputs = ws + L.hs + (s.reverse ? size_t(B) * S : 0);  // row t*B+b = state fed into step t
   const Range g = split_range(GH, parts, part, 16);
   const int rows = g.end - g.begin;
   if (rows > 0) {
@@ -358,9 +510,15 @@ void direction_weight_gradients(Real* dx, bool accumulate_dx, Real* dw_ih, Real*
         if (db_hh) add_column_sums(db_hh + split, static_cast<Real*>(nullptr), dghn, size_t(TB), H, n0 - split, n1 - split);
       }
     } else {
-      gemm(true, false, rows, H, TB, Real(1), dgi + g.begin, GH, h_inputs, H, Real(1), dw_hh + size_t(g.begin) * H, H);
+      gemm(true, false, rows, S, TB, Real(1), dgi + g.begin, GH, h_inputs, S, Real(1), dw_hh + size_t(g.begin) * S, S);
       add_column_sums(db_ih, db_hh, dgi, size_t(TB), GH, g.begin, g.end);
     }
+  }
+  if (dw_hr && s.P > 0) {  // dW_hr += sum over steps of d(h_t)^T m_t, its rows split like the gates'
+    const Range p = split_range(s.P, parts, part, 4);
+    if (p.end > p.begin)
+      gemm(true, false, p.end - p.begin, H, TB, Real(1), ws + L.dhs + p.begin, s.P, ws + L.ms, H, Real(1),
+           dw_hr + size_t(p.begin) * H, H);
   }
   if (dx) {
     const Range r = split_range(TB, parts, part, 16);
@@ -372,49 +530,52 @@ void direction_weight_gradients(Real* dx, bool accumulate_dx, Real* dw_ih, Real*
 
 template <typename Real>
 void direction_forward(Real* y, int ldy, Real* hN, Real* cN, Real* ws, const Real* x, const Real* w_ih,
-                       const Real* w_hh, const Real* b_ih, const Real* b_hh, const Real* h0, const Real* c0,
-                       const int* lengths, const DirectionShape& s) {
+                       const Real* w_hh, const Real* b_ih, const Real* b_hh, const Real* w_hr, const Real* h0,
+                       const Real* c0, const int* lengths, const DirectionShape& s) {
   direction_project_input(ws, x, w_ih, b_ih, b_hh, s);
   const int parts = time_loop_parts(s.cell, s.T, s.B, s.H, num_threads(), 1);
   run_time_loops(1, parts, s.B, s.T, rows_handover_safe<Real>(s, false), [&](RowLease& rows) {
-    direction_forward_rows(y, ldy, hN, cN, ws, w_hh, h0, c0, lengths, s, rows);
+    direction_forward_rows(y, ldy, hN, cN, ws, w_hh, w_hr, h0, c0, lengths, s, rows);
   });
 }
 
 template <typename Real>
 void direction_backward(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Real* db_ih,
-                        Real* db_hh, Real* ws, const Real* x, const Real* w_ih, const Real* w_hh, const Real* dy,
-                        int ldy, const Real* dhN, const Real* dcN, const int* lengths, const DirectionShape& s) {
+                        Real* db_hh, Real* dw_hr, Real* ws, const Real* x, const Real* w_ih, const Real* w_hh,
+                        const Real* w_hr, const Real* dy, int ldy, const Real* dhN, const Real* dcN,
+                        const int* lengths, const DirectionShape& s) {
   const bool fuse_dx = dx && direction_fuses_dx(s, sizeof(Real) == sizeof(float), 1);
-  direction_prepare_backward(ws, w_ih, w_hh, fuse_dx, s);
+  direction_prepare_backward(ws, w_ih, w_hh, w_hr, fuse_dx, s);
   Real* loop_dx = fuse_dx ? dx : nullptr;
   const int parts = time_loop_parts(s.cell, s.T, s.B, s.H, num_threads(), 1);
   run_time_loops(1, parts, s.B, s.T, rows_handover_safe<Real>(s, true), [&](RowLease& rows) {
-    direction_backward_rows(loop_dx, accumulate_dx, dh0, dc0, ws, w_hh, dy, ldy, dhN, dcN, lengths, s, rows);
+    direction_backward_rows(loop_dx, accumulate_dx, dh0, dc0, ws, w_hh, w_hr, dy, ldy, dhN, dcN, lengths, s, rows);
   });
   const int wparts = weight_gradient_parts(s.T, s.B, s.I, s.H, gate_count(s.cell), num_threads());
   parallel_for(wparts, [&](int p) {
-    direction_weight_gradients(fuse_dx ? nullptr : dx, accumulate_dx, dw_ih, dw_hh, db_ih, db_hh, ws, x, w_ih, s, p,
-                               wparts);
+    direction_weight_gradients(fuse_dx ? nullptr : dx, accumulate_dx, dw_ih, dw_hh, db_ih, db_hh, dw_hr, ws, x, w_ih,
+                               s, p, wparts);
   });
 }
 
 #define RNNKIT_INSTANTIATE(Real)                                                                                    \
   template void direction_project_input<Real>(Real*, const Real*, const Real*, const Real*, const Real*,           \
                                               const DirectionShape&);                                               \
-  template void direction_prepare_backward<Real>(Real*, const Real*, const Real*, bool, const DirectionShape&);     \
-  template void direction_forward_rows<Real>(Real*, int, Real*, Real*, Real*, const Real*, const Real*,              \
+  template void direction_prepare_backward<Real>(Real*, const Real*, const Real*, const Real*, bool,              \
+                                                 const DirectionShape&);                                            \
+  template void direction_forward_rows<Real>(Real*, int, Real*, Real*, Real*, const Real*, const Real*, const Real*, \
                                              const Real*, const int*, const DirectionShape&, RowLease&);            \
-  template void direction_backward_rows<Real>(Real*, bool, Real*, Real*, Real*, const Real*, const Real*, int,     \
-                                              const Real*, const Real*, const int*, const DirectionShape&, RowLease&); \
-  template void direction_weight_gradients<Real>(Real*, bool, Real*, Real*, Real*, Real*, const Real*, const Real*, \
-                                                 const Real*, const DirectionShape&, int, int);                     \
+  template void direction_backward_rows<Real>(Real*, bool, Real*, Real*, Real*, const Real*, const Real*,          \
+                                              const Real*, int, const Real*, const Real*, const int*,              \
+                                              const DirectionShape&, RowLease&);                                    \
+  template void direction_weight_gradients<Real>(Real*, bool, Real*, Real*, Real*, Real*, Real*, const Real*,       \
+                                                 const Real*, const Real*, const DirectionShape&, int, int);        \
   template void direction_forward<Real>(Real*, int, Real*, Real*, Real*, const Real*, const Real*, const Real*,    \
-                                        const Real*, const Real*, const Real*, const Real*, const int*,            \
-                                        const DirectionShape&);                                                     \
-  template void direction_backward<Real>(Real*, bool, Real*, Real*, Real*, Real*, Real*, Real*, Real*, const Real*, \
-                                         const Real*, const Real*, const Real*, int, const Real*, const Real*,      \
-                                         const int*, const DirectionShape&);
+                                        const Real*, const Real*, const Real*, const Real*, const Real*,           \
+                                        const int*, const DirectionShape&);                                         \
+  template void direction_backward<Real>(Real*, bool, Real*, Real*, Real*, Real*, Real*, Real*, Real*, Real*,      \
+                                         const Real*, const Real*, const Real*, const Real*, const Real*, int,      \
+                                         const Real*, const Real*, const int*, const DirectionShape&);
 RNNKIT_INSTANTIATE(float)
 RNNKIT_INSTANTIATE(double)
 #undef RNNKIT_INSTANTIATE

@@ -17,10 +17,10 @@ namespace {
 // Workspace layout of the stack, in floats (inference, training=false, needs
 // only the outputs and the directions' forward parts):
 //   input0          [T,B,I]         copy of x (backward needs it after the caller moved on), training only
-//   outputs[l]      [T,B,D*H]       output of layer l, for l < L-1
-//   dropped[l]      [T,B,D*H]       input of layer l >= 1 after dropout (only when dropout > 0)
-//   masks[l]        [T,B,D*H]       its mask
-//   grad_a, grad_b  [T,B,D*H]       ping-pong buffers for gradients between layers
+//   outputs[l]      [T,B,D*S]       output of layer l, for l < L-1 (S: P with a projection, else H)
+//   dropped[l]      [T,B,D*S]       input of layer l >= 1 after dropout (only when dropout > 0)
+//   masks[l]        [T,B,D*S]       its mask
+//   grad_a, grad_b  [T,B,D*S]       ping-pong buffers for gradients between layers
 //   directions      one block per (layer, direction)
 struct StackLayout {
   size_t input0, outputs, dropped, masks, grad_a, grad_b, directions, per_direction, total;
@@ -29,7 +29,7 @@ struct StackLayout {
     const size_t TB = size_t(T) * B;
     const int L = c.num_layers, D = c.num_directions;
     const bool drop = training && c.dropout > 0 && L > 1, grads = training && L > 1;
-    layer_floats = TB * size_t(D) * c.hidden_size;
+    layer_floats = TB * size_t(D) * stack_state_size(c);
     size_t at = 0;
     input0 = at;     at += training ? TB * size_t(c.input_size) : 0;
     outputs = at;    at += size_t(L - 1) * layer_floats;
@@ -37,8 +37,9 @@ struct StackLayout {
     masks = at;      at += drop ? size_t(L - 1) * layer_floats : 0;
     grad_a = at;     at += grads ? layer_floats : 0;
     grad_b = at;     at += grads ? layer_floats : 0;
-    const int widest_input = std::max(c.input_size, c.num_layers > 1 ? D * c.hidden_size : 0);
-    per_direction = direction_workspace_floats(c.cell, T, B, widest_input, c.hidden_size, training);
+    const int widest_input = std::max(c.input_size, c.num_layers > 1 ? D * stack_state_size(c) : 0);
+    per_direction = direction_workspace_floats(
+        DirectionShape{c.cell, T, B, widest_input, c.hidden_size, false, c.proj_size}, training);
     directions = at; at += size_t(L) * D * per_direction;
     total = at;
   }
@@ -53,23 +54,29 @@ struct StackLayout {
 
 bool uses_dropout(const StackConfig& c, bool training) { return training && c.dropout > 0 && c.num_layers > 1; }
 
+DirectionShape shape_of(const StackConfig& c, int T, int B, int layer, int direction) {
+  return DirectionShape{c.cell, T, B, layer_input_size(c, layer), c.hidden_size, direction == 1, c.proj_size};
+}
+
 }  // namespace
 
 ParamOffsets param_offsets(const StackConfig& c, int layer, int direction) {
   const size_t GH = size_t(gate_count(c.cell)) * c.hidden_size, H = size_t(c.hidden_size);
+  const size_t S = size_t(stack_state_size(c)), P = size_t(c.proj_size);
   size_t at = 0;
   for (int l = 0; l <= layer; ++l) {
     for (int d = 0; d < c.num_directions; ++d) {
       ParamOffsets p;
       p.w_ih = at;   at += GH * size_t(layer_input_size(c, l));
-      p.w_hh = at;   at += GH * H;
+      p.w_hh = at;   at += GH * S;
       p.b_ih = at;   at += c.bias ? GH : 0;
       p.b_hh = at;   at += c.bias ? GH : 0;
+      p.w_hr = at;   at += P * H;
       p.end = at;
       if (l == layer && d == direction) return p;
     }
   }
-  return ParamOffsets{0, 0, 0, 0, 0};  // unreachable for valid (layer, direction)
+  return ParamOffsets{0, 0, 0, 0, 0, 0};  // unreachable for valid (layer, direction)
 }
 
 size_t stack_param_count(const StackConfig& c) {
@@ -85,9 +92,9 @@ void stack_forward(Real* y, Real* hN, Real* cN, Real* ws, const Real* params, co
                    const Real* c0, const int* lengths, bool training, uint64_t dropout_seed, const StackConfig& c,
                    int T, int B) {
   const StackLayout S(c, T, B, training);
-  const int L = c.num_layers, D = c.num_directions, H = c.hidden_size;
-  const size_t BH = size_t(B) * H;
-  const bool lstm = c.cell == Cell::Lstm;
+  const int L = c.num_layers, D = c.num_directions, H = c.hidden_size, W = stack_state_size(c);
+  const size_t BH = size_t(B) * H, BW = size_t(B) * W;
+  const bool lstm = c.cell == Cell::Lstm, proj = c.proj_size > 0;
   const Real* layer_in = x;
   if (training) {
     std::memcpy(ws + S.input0, x, size_t(T) * B * c.input_size * sizeof(Real));
@@ -102,25 +109,23 @@ void stack_forward(Real* y, Real* hN, Real* cN, Real* ws, const Real* params, co
       layer_in = dropped;
     }
     Real* layer_out = l == L - 1 ? y : ws + S.output_of(l);
-    const int I = layer_input_size(c, l);
     for (int d = 0; d < D; ++d) {  // input projections: big GEMMs, split over the pool
       const ParamOffsets p = param_offsets(c, l, d);
       direction_project_input(ws + S.direction(c, l, d), layer_in, params + p.w_ih,
                               c.bias ? params + p.b_ih : nullptr, c.bias ? params + p.b_hh : nullptr,
-                              DirectionShape{c.cell, T, B, I, H, d == 1});
+                              shape_of(c, T, B, l, d));
     }
     // Time loops: directions and batch slices are independent, one thread each
     // (rows change threads when one runs ahead, row_stealing.h).
     const int parts = time_loop_parts(c.cell, T, B, H, num_threads(), D);
-    run_time_loops(D, parts, B, T, rows_handover_safe<Real>(DirectionShape{c.cell, T, B, I, H, false}, false),
-                   [&](RowLease& rows) {
+    run_time_loops(D, parts, B, T, rows_handover_safe<Real>(shape_of(c, T, B, l, 0), false), [&](RowLease& rows) {
       const int d = rows.group();
       const ParamOffsets p = param_offsets(c, l, d);
-      const size_t state = size_t(l * D + d) * BH;
-      direction_forward_rows(layer_out + size_t(d) * H, D * H, hN ? hN + state : nullptr,
-                             lstm && cN ? cN + state : nullptr, ws + S.direction(c, l, d), params + p.w_hh,
-                             h0 ? h0 + state : nullptr, lstm && c0 ? c0 + state : nullptr, lengths,
-                             DirectionShape{c.cell, T, B, I, H, d == 1}, rows);
+      const size_t hstate = size_t(l * D + d) * BW, cstate = size_t(l * D + d) * BH;
+      direction_forward_rows(layer_out + size_t(d) * W, D * W, hN ? hN + hstate : nullptr,
+                             lstm && cN ? cN + cstate : nullptr, ws + S.direction(c, l, d), params + p.w_hh,
+                             proj ? params + p.w_hr : nullptr, h0 ? h0 + hstate : nullptr,
+                             lstm && c0 ? c0 + cstate : nullptr, lengths, shape_of(c, T, B, l, d), rows);
     });
     layer_in = layer_out;
   }
@@ -130,9 +135,9 @@ template <typename Real>
 void stack_backward(Real* dx, Real* dh0, Real* dc0, Real* dparams, Real* ws, const Real* params, const Real* dy,
                     const Real* dhN, const Real* dcN, const int* lengths, const StackConfig& c, int T, int B) {
   const StackLayout S(c, T, B, true);
-  const int L = c.num_layers, D = c.num_directions, H = c.hidden_size;
-  const size_t BH = size_t(B) * H;
-  const bool lstm = c.cell == Cell::Lstm, drop = c.dropout > 0 && L > 1;
+  const int L = c.num_layers, D = c.num_directions, H = c.hidden_size, W = stack_state_size(c);
+  const size_t BH = size_t(B) * H, BW = size_t(B) * W;
+  const bool lstm = c.cell == Cell::Lstm, proj = c.proj_size > 0, drop = c.dropout > 0 && L > 1;
   Real* grad_in = ws + S.grad_a;   // d(layer input), written by layer l
   Real* grad_out = ws + S.grad_b;  // d(layer output), read by layer l
   const Real* layer_dy = dy;
@@ -142,33 +147,33 @@ void stack_backward(Real* dx, Real* dh0, Real* dc0, Real* dparams, Real* ws, con
     Real* layer_dx = l == 0 ? dx : grad_in;
     const int I = layer_input_size(c, l);
     // One direction: the time loop computes dx as it goes (packed path).
-    const bool fuse_dx = layer_dx && direction_fuses_dx(DirectionShape{c.cell, T, B, I, H, false},
-                                                        sizeof(Real) == sizeof(float), D);
-    for (int d = 0; d < D; ++d)
-      direction_prepare_backward(ws + S.direction(c, l, d), params + param_offsets(c, l, d).w_ih,
-                                 params + param_offsets(c, l, d).w_hh, fuse_dx, DirectionShape{c.cell, T, B, I, H, d == 1});
+    const bool fuse_dx = layer_dx && direction_fuses_dx(shape_of(c, T, B, l, 0), sizeof(Real) == sizeof(float), D);
+    for (int d = 0; d < D; ++d) {
+      const ParamOffsets p = param_offsets(c, l, d);
+      direction_prepare_backward(ws + S.direction(c, l, d), params + p.w_ih, params + p.w_hh,
+                                 proj ? params + p.w_hr : nullptr, fuse_dx, shape_of(c, T, B, l, d));
+    }
     const int parts = time_loop_parts(c.cell, T, B, H, num_threads(), D);
-    run_time_loops(D, parts, B, T, rows_handover_safe<Real>(DirectionShape{c.cell, T, B, I, H, false}, true),
-                   [&](RowLease& rows) {
+    run_time_loops(D, parts, B, T, rows_handover_safe<Real>(shape_of(c, T, B, l, 0), true), [&](RowLease& rows) {
       const int d = rows.group();
       const ParamOffsets p = param_offsets(c, l, d);
-      const size_t state = size_t(l * D + d) * BH;
-      direction_backward_rows(fuse_dx ? layer_dx : nullptr, false, dh0 ? dh0 + state : nullptr,
-                              lstm && dc0 ? dc0 + state : nullptr,
-                              ws + S.direction(c, l, d), params + p.w_hh,
-                              layer_dy ? layer_dy + size_t(d) * H : nullptr, D * H, dhN ? dhN + state : nullptr,
-                              lstm && dcN ? dcN + state : nullptr, lengths, DirectionShape{c.cell, T, B, I, H, d == 1},
-                              rows);
+      const size_t hstate = size_t(l * D + d) * BW, cstate = size_t(l * D + d) * BH;
+      direction_backward_rows(fuse_dx ? layer_dx : nullptr, false, dh0 ? dh0 + hstate : nullptr,
+                              lstm && dc0 ? dc0 + cstate : nullptr, ws + S.direction(c, l, d), params + p.w_hh,
+                              proj ? params + p.w_hr : nullptr, layer_dy ? layer_dy + size_t(d) * W : nullptr, D * W,
+                              dhN ? dhN + hstate : nullptr, lstm && dcN ? dcN + cstate : nullptr, lengths,
+                              shape_of(c, T, B, l, d), rows);
     });
     // Weight gradients and dx: big GEMMs over all T*B rows, split into disjoint parts.
     const int wparts = weight_gradient_parts(T, B, I, H, gate_count(c.cell), num_threads());
     for (int d = 0; d < D; ++d) {  // directions in turn: both add into dx
       const ParamOffsets p = param_offsets(c, l, d);
-      const DirectionShape shape{c.cell, T, B, I, H, d == 1};
+      const DirectionShape shape = shape_of(c, T, B, l, d);
       parallel_for(wparts, [&](int part) {
         direction_weight_gradients(fuse_dx ? nullptr : layer_dx, d > 0, dparams + p.w_ih, dparams + p.w_hh,
                                    c.bias ? dparams + p.b_ih : nullptr, c.bias ? dparams + p.b_hh : nullptr,
-                                   ws + S.direction(c, l, d), layer_in, params + p.w_ih, shape, part, wparts);
+                                   proj ? dparams + p.w_hr : nullptr, ws + S.direction(c, l, d), layer_in,
+                                   params + p.w_ih, shape, part, wparts);
       });
     }
     if (l == 0) break;

@@ -55,22 +55,23 @@ const char* cell_name(Cell c) {
 double sig(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
 // Straight from the equations, one (t, b, unit) at a time; no BLAS, no caches.
+// w_hr [P,H] non-null: an LSTM with a projection, h = W_hr (o * tanh(c)) of P units.
 void naive_direction_forward(std::vector<double>& y, std::vector<double>& hN, std::vector<double>& cN,
                              const std::vector<double>& x, const double* w_ih, const double* w_hh, const double* b_ih,
                              const double* b_hh, const std::vector<int>& lengths, Cell cell, int T, int B, int I,
-                             int H, bool reverse) {
-  const int G = gate_count(cell);
-  y.assign(size_t(T) * B * H, 0.0);
-  hN.assign(size_t(B) * H, 0.0);
+                             int H, bool reverse, const double* w_hr = nullptr, int P = 0) {
+  const int G = gate_count(cell), S = w_hr ? P : H;
+  y.assign(size_t(T) * B * S, 0.0);
+  hN.assign(size_t(B) * S, 0.0);
   cN.assign(size_t(B) * H, 0.0);
   for (int b = 0; b < B; ++b) {
-    std::vector<double> h(H, 0.0), c(H, 0.0), gi(G * H), gh(G * H);
+    std::vector<double> h(S, 0.0), c(H, 0.0), gi(G * H), gh(G * H);
     for (int k = 0; k < lengths[b]; ++k) {
       const int t = reverse ? lengths[b] - 1 - k : k;
       for (int r = 0; r < G * H; ++r) {
         double si = b_ih ? b_ih[r] : 0.0, sh = b_hh ? b_hh[r] : 0.0;
         for (int i = 0; i < I; ++i) si += w_ih[r * I + i] * x[(size_t(t) * B + b) * I + i];
-        for (int j = 0; j < H; ++j) sh += w_hh[r * H + j] * h[j];
+        for (int j = 0; j < S; ++j) sh += w_hh[r * S + j] * h[j];
         gi[r] = si;
         gh[r] = sh;
       }
@@ -97,10 +98,19 @@ void naive_direction_forward(std::vector<double>& y, std::vector<double>& hN, st
           hn[j] = o * std::tanh(c[j]);
         }
       }
-      h = hn;
-      for (int j = 0; j < H; ++j) y[(size_t(t) * B + b) * H + j] = h[j];
+      if (w_hr) {
+        for (int p = 0; p < P; ++p) {
+          double v = 0;
+          for (int j = 0; j < H; ++j) v += w_hr[p * H + j] * hn[j];
+          h[p] = v;
+        }
+      } else {
+        h = hn;
+      }
+      for (int j = 0; j < S; ++j) y[(size_t(t) * B + b) * S + j] = h[j];
     }
-    for (int j = 0; j < H; ++j) { hN[size_t(b) * H + j] = h[j]; cN[size_t(b) * H + j] = c[j]; }
+    for (int j = 0; j < S; ++j) hN[size_t(b) * S + j] = h[j];
+    for (int j = 0; j < H; ++j) cN[size_t(b) * H + j] = c[j];
   }
 }
 
@@ -123,26 +133,55 @@ void test_fast_matches_naive(Cell cell, bool reverse) {
   std::vector<double> ws(direction_workspace_floats(cell, T, B, I, H));
   const DirectionShape s{cell, T, B, I, H, reverse};
   direction_forward(y.data(), H, hN.data(), cN.data(), ws.data(), x.data(), w_ih.data(), w_hh.data(), b_ih.data(),
-                    b_hh.data(), (const double*)nullptr, (const double*)nullptr, lengths.data(), s);
+                    b_hh.data(), (const double*)nullptr, (const double*)nullptr, (const double*)nullptr,
+                    lengths.data(), s);
   double err = std::max(max_abs_diff(y.data(), y_ref.data(), y.size()), max_abs_diff(hN.data(), h_ref.data(), hN.size()));
   if (cell == Cell::Lstm) err = std::max(err, max_abs_diff(cN.data(), c_ref.data(), cN.size()));
   check(err < 1e-12, std::string(cell_name(cell)) + (reverse ? " reverse" : " forward") +
                          " direction matches the naive reference on packed input", err);
 }
 
+// The projected LSTM's own time loop against the naive reference, forward and reverse, with
+// h0/c0 and lengths, and the projection's leading dimension ldy > P (a second direction's columns).
+void test_projected_matches_naive(bool reverse) {
+  const int T = 6, B = 3, I = 5, H = 6, P = 4, GH = 4 * H, ldy = P + 3;
+  std::mt19937 rng(8);
+  const std::vector<double> x = randoms(size_t(T) * B * I, rng), w_ih = randoms(size_t(GH) * I, rng, 0.5),
+                            w_hh = randoms(size_t(GH) * P, rng, 0.5), b_ih = randoms(GH, rng), b_hh = randoms(GH, rng),
+                            w_hr = randoms(size_t(P) * H, rng, 0.5);
+  const std::vector<int> lengths{6, 1, 4};
+  std::vector<double> y_ref, h_ref, c_ref;
+  naive_direction_forward(y_ref, h_ref, c_ref, x, w_ih.data(), w_hh.data(), b_ih.data(), b_hh.data(), lengths,
+                          Cell::Lstm, T, B, I, H, reverse, w_hr.data(), P);
+  std::vector<double> y(size_t(T) * B * ldy, 7.0), hN(size_t(B) * P), cN(size_t(B) * H);
+  const DirectionShape s{Cell::Lstm, T, B, I, H, reverse, P};
+  std::vector<double> ws(direction_workspace_floats(s));
+  direction_forward(y.data(), ldy, hN.data(), cN.data(), ws.data(), x.data(), w_ih.data(), w_hh.data(), b_ih.data(),
+                    b_hh.data(), w_hr.data(), (const double*)nullptr, (const double*)nullptr, lengths.data(), s);
+  double err = std::max(max_abs_diff(hN.data(), h_ref.data(), hN.size()), max_abs_diff(cN.data(), c_ref.data(), cN.size()));
+  bool untouched = true;  // the columns past P belong to someone else
+  for (size_t r = 0; r < size_t(T) * B; ++r) {
+    err = std::max(err, max_abs_diff(y.data() + r * ldy, y_ref.data() + r * P, P));
+    for (int j = P; j < ldy; ++j) untouched = untouched && y[r * ldy + j] == 7.0;
+  }
+  check(err < 1e-12 && untouched, std::string("lstm projSize ") + (reverse ? "reverse" : "forward") +
+                                      " direction matches the naive reference on packed input", err);
+}
+
 // Full-stack BPTT against central differences of L = <y,wy> + <hN,wh> + <cN,wc>.
-void test_stack_gradients(Cell cell, int L, int D, bool bias, double dropout) {
-  const int T = 5, B = 3, I = 4, H = 3;
-  const StackConfig c{cell, L, D, I, H, bias, dropout};
+void test_stack_gradients(Cell cell, int L, int D, bool bias, double dropout, int proj = 0) {
+  const int T = 5, B = 3, I = 4, H = proj > 0 ? 5 : 3;
+  const StackConfig c{cell, L, D, I, H, bias, dropout, proj};
   const bool lstm = cell == Cell::Lstm;
-  std::mt19937 rng(11 + int(cell) * 7 + L * 3 + D);
-  const size_t P = stack_param_count(c), S = size_t(L) * D * B * H, Y = size_t(T) * B * D * H;
+  std::mt19937 rng(11 + int(cell) * 7 + L * 3 + D + proj * 5);
+  const size_t P = stack_param_count(c), W = size_t(stack_state_size(c)), S = size_t(L) * D * B * W,
+               SC = size_t(L) * D * B * H, Y = size_t(T) * B * D * W;
   std::vector<double> params = randoms(P, rng, 0.5), x = randoms(size_t(T) * B * I, rng), h0 = randoms(S, rng, 0.5),
-                      c0 = randoms(S, rng, 0.5), wy = randoms(Y, rng), wh = randoms(S, rng), wc = randoms(S, rng);
+                      c0 = randoms(SC, rng, 0.5), wy = randoms(Y, rng), wh = randoms(S, rng), wc = randoms(SC, rng);
   if (cell == Cell::RnnRelu)  // keep pre-activations away from the kink so differences are meaningful
     for (double& v : params) v *= 0.6;
   const std::vector<int> lengths{5, 2, 1};
-  std::vector<double> ws(stack_workspace_floats(c, T, B)), y(Y), hN(S), cN(S);
+  std::vector<double> ws(stack_workspace_floats(c, T, B)), y(Y), hN(S), cN(SC);
   const uint64_t seed = 1234;
 
   auto loss = [&]() {
@@ -150,11 +189,12 @@ void test_stack_gradients(Cell cell, int L, int D, bool bias, double dropout) {
                   lstm ? c0.data() : nullptr, lengths.data(), true, seed, c, T, B);
     double v = 0;
     for (size_t i = 0; i < Y; ++i) v += y[i] * wy[i];
-    for (size_t i = 0; i < S; ++i) v += hN[i] * wh[i] + (lstm ? cN[i] * wc[i] : 0.0);
+    for (size_t i = 0; i < S; ++i) v += hN[i] * wh[i];
+    for (size_t i = 0; lstm && i < SC; ++i) v += cN[i] * wc[i];
     return v;
   };
   loss();
-  std::vector<double> dparams(P, 0.0), dx(x.size()), dh0(S), dc0(S);
+  std::vector<double> dparams(P, 0.0), dx(x.size()), dh0(S), dc0(SC);
   stack_backward(dx.data(), dh0.data(), lstm ? dc0.data() : nullptr, dparams.data(), ws.data(), params.data(),
                  wy.data(), wh.data(), lstm ? wc.data() : nullptr, lengths.data(), c, T, B);
 
@@ -172,8 +212,8 @@ void test_stack_gradients(Cell cell, int L, int D, bool bias, double dropout) {
     }
     const double rel = std::sqrt(num) / std::max(std::sqrt(den), 1e-300);
     char name[160];
-    std::snprintf(name, sizeof name, "%s L=%d D=%d%s%s gradient of %s matches finite differences", cell_name(cell), L,
-                  D, bias ? "" : " nobias", dropout > 0 ? " dropout" : "", what);
+    std::snprintf(name, sizeof name, "%s%s L=%d D=%d%s%s gradient of %s matches finite differences", cell_name(cell),
+                  proj > 0 ? " projSize" : "", L, D, bias ? "" : " nobias", dropout > 0 ? " dropout" : "", what);
     check(rel < 1e-7, name, rel);
   };
   compare(params, dparams, "params");
@@ -186,18 +226,19 @@ void test_stack_gradients(Cell cell, int L, int D, bool bias, double dropout) {
 // direction) agrees with the double path on the same data, forward and backward.
 // Sizes: small ragged ones, and ones that take the packed paths with x W_ih^T
 // and dx inside the time loop (B >= 32, I >= 128).
-void test_float_matches_double(Cell cell, int D, int T = 7, int B = 4, int I = 6, int H = 5) {
-  const StackConfig c{cell, 2, D, I, H, true, 0.0};
+void test_float_matches_double(Cell cell, int D, int T = 7, int B = 4, int I = 6, int H = 5, int proj = 0) {
+  const StackConfig c{cell, 2, D, I, H, true, 0.0, proj};
   const bool lstm = cell == Cell::Lstm;
   std::mt19937 rng(3);
-  const size_t P = stack_param_count(c), S = size_t(2) * D * B * H, Y = size_t(T) * B * D * H;
+  const size_t P = stack_param_count(c), W = size_t(stack_state_size(c)), S = size_t(2) * D * B * W,
+               SC = size_t(2) * D * B * H, Y = size_t(T) * B * D * W;
   const std::vector<double> pd = randoms(P, rng, 0.4), xd = randoms(size_t(T) * B * I, rng), dyd = randoms(Y, rng);
   std::vector<int> lengths(B);
   for (int b = 0; b < B; ++b) lengths[b] = b == 0 ? T : 1 + (b * 5) % T;
   std::vector<float> pf(pd.begin(), pd.end()), xf(xd.begin(), xd.end()), dyf(dyd.begin(), dyd.end());
   // Inference forwards: the smaller workspace that leaves out what only backward needs.
-  std::vector<double> yd(Y), hd(S), cd(S), wsd(stack_workspace_floats(c, T, B, false));
-  std::vector<float> yf(Y), hf(S), cf(S), wsf(stack_workspace_floats(c, T, B, false));
+  std::vector<double> yd(Y), hd(S), cd(SC), wsd(stack_workspace_floats(c, T, B, false));
+  std::vector<float> yf(Y), hf(S), cf(SC), wsf(stack_workspace_floats(c, T, B, false));
   stack_forward(yd.data(), hd.data(), cd.data(), wsd.data(), pd.data(), xd.data(), (const double*)nullptr,
                 (const double*)nullptr, nullptr, false, 0, c, T, B);
   stack_forward(yf.data(), hf.data(), cf.data(), wsf.data(), pf.data(), xf.data(), (const float*)nullptr,
@@ -205,13 +246,14 @@ void test_float_matches_double(Cell cell, int D, int T = 7, int B = 4, int I = 6
   double err = 0, yscale = 1;
   for (size_t i = 0; i < Y; ++i) yscale = std::max(yscale, std::fabs(yd[i]));
   for (size_t i = 0; i < Y; ++i) err = std::max(err, std::fabs(yd[i] - double(yf[i])) / yscale);
-  const std::string name = std::string(cell_name(cell)) + (D == 2 ? " bidirectional" : "") + " T=" +
+  const std::string name = std::string(cell_name(cell)) + (proj > 0 ? " projSize=" + std::to_string(proj) : "") +
+                           (D == 2 ? " bidirectional" : "") + " T=" +
                            std::to_string(T) + " B=" + std::to_string(B) + " I=" + std::to_string(I) + " H=" +
                            std::to_string(H);
   check(err < 1e-5, name + " float32 forward agrees with float64", err);
 
-  std::vector<double> wtd(stack_workspace_floats(c, T, B)), gd(P, 0.0), dxd(xd.size()), dh0d(S), dc0d(S);
-  std::vector<float> wtf(stack_workspace_floats(c, T, B)), gf(P, 0.0f), dxf(xf.size()), dh0f(S), dc0f(S);
+  std::vector<double> wtd(stack_workspace_floats(c, T, B)), gd(P, 0.0), dxd(xd.size()), dh0d(S), dc0d(SC);
+  std::vector<float> wtf(stack_workspace_floats(c, T, B)), gf(P, 0.0f), dxf(xf.size()), dh0f(S), dc0f(SC);
   stack_forward(yd.data(), hd.data(), cd.data(), wtd.data(), pd.data(), xd.data(), (const double*)nullptr,
                 (const double*)nullptr, lengths.data(), true, 0, c, T, B);
   stack_forward(yf.data(), hf.data(), cf.data(), wtf.data(), pf.data(), xf.data(), (const float*)nullptr,
@@ -447,12 +489,13 @@ void test_row_stealing_protocol() {
         0.0);
 }
 
-void test_row_stealing_kernels(Cell cell, int D) {
+void test_row_stealing_kernels(Cell cell, int D, int proj = 0) {
   const int T = 24, B = 48, I = 40, H = 48;
-  const StackConfig c{cell, 1, D, I, H, true, 0.0};
+  const StackConfig c{cell, 1, D, I, H, true, 0.0, proj};
   const bool lstm = cell == Cell::Lstm;
-  std::mt19937 rng(71 + int(cell) + D);
-  const size_t P = stack_param_count(c), S = size_t(D) * B * H, Y = size_t(T) * B * D * H;
+  std::mt19937 rng(71 + int(cell) + D + proj);
+  const size_t P = stack_param_count(c), W = size_t(stack_state_size(c)), S = size_t(D) * B * W,
+               SC = size_t(D) * B * H, Y = size_t(T) * B * D * W;
   auto floats = [&](size_t n, double scale) {
     const std::vector<double> d = randoms(n, rng, scale);
     return std::vector<float>(d.begin(), d.end());
@@ -462,8 +505,8 @@ void test_row_stealing_kernels(Cell cell, int D) {
   for (int b = 0; b < B; ++b) lengths[size_t(b)] = 1 + (b * 7) % T;
   struct Out { std::vector<float> y, hN, cN, dx, dh0, dc0, dparams; };
   auto run = [&](RowLeaseStepHook hook) {
-    Out o{std::vector<float>(Y), std::vector<float>(S), std::vector<float>(S), std::vector<float>(x.size()),
-          std::vector<float>(S), std::vector<float>(S), std::vector<float>(P, 0.0f)};
+    Out o{std::vector<float>(Y), std::vector<float>(S), std::vector<float>(SC), std::vector<float>(x.size()),
+          std::vector<float>(S), std::vector<float>(SC), std::vector<float>(P, 0.0f)};
     std::vector<float> ws(stack_workspace_floats(c, T, B));
     row_lease_step_hook() = hook;
     stack_forward(o.y.data(), o.hN.data(), lstm ? o.cN.data() : nullptr, ws.data(), params.data(), x.data(),
@@ -484,7 +527,7 @@ void test_row_stealing_kernels(Cell cell, int D) {
                   same(quiet.dx, stolen.dx) && same(quiet.dh0, stolen.dh0) && same(quiet.dc0, stolen.dc0) &&
                   same(quiet.dparams, stolen.dparams);
   check(ok && g_handovers > 0,
-        std::string(cell_name(cell)) + (D == 2 ? " bidirectional" : "") +
+        std::string(cell_name(cell)) + (proj > 0 ? " projSize" : "") + (D == 2 ? " bidirectional" : "") +
             ": rows handed over mid-loop give the same bits, forward and backward (handovers: " +
             std::to_string(g_handovers.load()) + ")",
         0.0);
@@ -527,15 +570,15 @@ void test_gemm_wrapper() {
 // A sequence gives the same bits alone as in a batch (decoding with beam
 // width 1 must equal batched greedy decoding, for instance): every path sums
 // each row in an order that does not depend on the other rows.
-void test_batch_invariance(Cell cell, int T) {
-  const int B = 5, I = 12, H = 20;
-  const StackConfig c{cell, 1, 1, I, H, true, 0.0};
+void test_batch_invariance(Cell cell, int T, int proj = 0) {
+  const int B = 5, I = 12, H = 20, W = proj > 0 ? proj : H;
+  const StackConfig c{cell, 1, 1, I, H, true, 0.0, proj};
   std::mt19937 rng(29);
   const size_t P = stack_param_count(c);
   auto to_float = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
   const std::vector<float> params = to_float(randoms(P, rng, 0.3)), x = to_float(randoms(size_t(T) * B * I, rng));
   auto run = [&](int rows, const float* xin) {
-    std::vector<float> ws(stack_workspace_floats(c, T, rows, false)), y(size_t(T) * rows * H), hN(size_t(rows) * H),
+    std::vector<float> ws(stack_workspace_floats(c, T, rows, false)), y(size_t(T) * rows * W), hN(size_t(rows) * W),
         cN(size_t(rows) * H);
     stack_forward(y.data(), hN.data(), cN.data(), ws.data(), params.data(), xin, (const float*)nullptr,
                   (const float*)nullptr, nullptr, false, 0, c, T, rows);
@@ -548,21 +591,22 @@ void test_batch_invariance(Cell cell, int T) {
     for (int t = 0; t < T; ++t) std::copy_n(x.data() + (size_t(t) * B + b) * I, I, xb.data() + size_t(t) * I);
     const std::vector<float> alone = run(1, xb.data());
     for (int t = 0; t < T; ++t)
-      same = same && std::memcmp(alone.data() + size_t(t) * H, batch.data() + (size_t(t) * B + b) * H,
-                                 size_t(H) * sizeof(float)) == 0;
+      same = same && std::memcmp(alone.data() + size_t(t) * W, batch.data() + (size_t(t) * B + b) * W,
+                                 size_t(W) * sizeof(float)) == 0;
   }
-  check(same, std::string(cell_name(cell)) + " T=" + std::to_string(T) +
+  check(same, std::string(cell_name(cell)) + (proj > 0 ? " projSize" : "") + " T=" + std::to_string(T) +
                   ": each sequence gives the same bits alone as in a batch of 5", 0.0);
 }
 
 // The pool splits time loops by batch rows and directions and GEMMs by rows or
 // columns; every thread count must give the same numbers (up to GEMM rounding).
-void test_threads_agree(Cell cell, int D) {
+void test_threads_agree(Cell cell, int D, int proj = 0) {
   const int T = 20, B = 48, I = 128, H = 64;
-  const StackConfig c{cell, 2, D, I, H, true, 0.0};
+  const StackConfig c{cell, 2, D, I, H, true, 0.0, proj};
   const bool lstm = cell == Cell::Lstm;
   std::mt19937 rng(5);
-  const size_t P = stack_param_count(c), S = size_t(2) * D * B * H, Y = size_t(T) * B * D * H;
+  const size_t P = stack_param_count(c), W = size_t(stack_state_size(c)), S = size_t(2) * D * B * W,
+               SC = size_t(2) * D * B * H, Y = size_t(T) * B * D * W;
   auto to_float = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
   const std::vector<float> params = to_float(randoms(P, rng, 0.2)), x = to_float(randoms(size_t(T) * B * I, rng)),
                            dy = to_float(randoms(Y, rng)), dhN = to_float(randoms(S, rng));
@@ -570,8 +614,8 @@ void test_threads_agree(Cell cell, int D) {
   for (int b = 0; b < B; ++b) lengths[b] = 1 + (b * 7) % T;
   auto run = [&](int threads, std::vector<float>& out) {
     blas_set_num_threads(threads);
-    std::vector<float> ws(stack_workspace_floats(c, T, B)), y(Y), hN(S), cN(S), dparams(P, 0.0f), dx(x.size()),
-        dh0(S), dc0(S);
+    std::vector<float> ws(stack_workspace_floats(c, T, B)), y(Y), hN(S), cN(SC), dparams(P, 0.0f), dx(x.size()),
+        dh0(S), dc0(SC);
     stack_forward(y.data(), hN.data(), lstm ? cN.data() : nullptr, ws.data(), params.data(), x.data(),
                   (const float*)nullptr, (const float*)nullptr, lengths.data(), true, 9, c, T, B);
     stack_backward(dx.data(), dh0.data(), lstm ? dc0.data() : nullptr, dparams.data(), ws.data(), params.data(),
@@ -589,7 +633,8 @@ void test_threads_agree(Cell cell, int D) {
     worst = std::max({worst, double(std::fabs(one[i] - two[i])), double(std::fabs(one[i] - three[i]))});
     scale = std::max(scale, double(std::fabs(one[i])));
   }
-  check(worst <= 1e-5 * scale, std::string(cell_name(cell)) + (D == 2 ? " bidirectional" : "") +
+  check(worst <= 1e-5 * scale, std::string(cell_name(cell)) + (proj > 0 ? " projSize" : "") +
+                                   (D == 2 ? " bidirectional" : "") +
                                    " stack gives the same outputs and gradients on 1, 2 and 3 threads",
         worst / scale);
 }
@@ -685,6 +730,22 @@ int main() {
     test_batch_invariance(cell, 6);
     test_threads_agree(cell, 2);
   }
+  // LSTM with a projection (projSize): its own time loops, same checks.
+  test_projected_matches_naive(false);
+  test_projected_matches_naive(true);
+  test_stack_gradients(Cell::Lstm, 1, 1, true, 0.0, 3);
+  test_stack_gradients(Cell::Lstm, 2, 2, true, 0.0, 2);
+  test_stack_gradients(Cell::Lstm, 2, 1, false, 0.0, 4);
+  test_stack_gradients(Cell::Lstm, 3, 2, true, 0.3, 3);
+  test_float_matches_double(Cell::Lstm, 1, 7, 4, 6, 5, 3);
+  test_float_matches_double(Cell::Lstm, 2, 7, 4, 6, 5, 3);
+  test_float_matches_double(Cell::Lstm, 1, 6, 33, 128, 24, 16);
+  test_float_matches_double(Cell::Lstm, 2, 6, 33, 128, 24, 16);
+  for (int D : {1, 2}) test_row_stealing_kernels(Cell::Lstm, D, 20);
+  test_threads_agree(Cell::Lstm, 1, 32);
+  test_threads_agree(Cell::Lstm, 2, 32);
+  test_batch_invariance(Cell::Lstm, 1, 7);
+  test_batch_invariance(Cell::Lstm, 6, 7);
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
