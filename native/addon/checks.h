@@ -81,6 +81,18 @@ inline double* RequireFloat64(const Napi::Value& v, const char* name, size_t exp
   return a.Data();
 }
 
+// RequireFloat32 or RequireFloat64 by the element type a kernel instantiation reads.
+template <typename Real>
+Real* RequireFloats(const Napi::Value& v, const char* name, size_t expected, bool optional = false);
+template <>
+inline float* RequireFloats<float>(const Napi::Value& v, const char* name, size_t expected, bool optional) {
+  return RequireFloat32(v, name, expected, optional);
+}
+template <>
+inline double* RequireFloats<double>(const Napi::Value& v, const char* name, size_t expected, bool optional) {
+  return RequireFloat64(v, name, expected, optional);
+}
+
 // An Int32Array of exactly `expected` elements (ids, targets); values are checked by the caller.
 inline int32_t* RequireInt32(const Napi::Value& v, const char* name, size_t expected, bool optional = false) {
   if (optional && IsAbsent(v)) return nullptr;

@@ -1,4 +1,5 @@
 // Binding of rnnkit::stack_forward / stack_backward: validate, borrow, call.
+// A float64 stack takes Float64Arrays and runs the kernels' double instantiation.
 #include "recurrent_stack_binding.h"
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 
 #include "checks.h"
 #include "kernel_worker.h"
+#include "value_checks.h"
 
 namespace rnnkit_addon {
 namespace {
@@ -40,7 +42,9 @@ Napi::Function RecurrentStackBinding::Define(Napi::Env env) {
                      });
 }
 
-// new RecurrentStack({ cell, numLayers, numDirections, inputSize, hiddenSize, bias, dropout, workspaceLimitBytes })
+// new RecurrentStack({ cell, numLayers, numDirections, inputSize, hiddenSize, bias, dropout, workspaceLimitBytes,
+//                      projSize?, dtype? }): projSize 0 (or absent) is no projection; dtype 'float32' (default)
+// or 'float64'.
 RecurrentStackBinding::RecurrentStackBinding(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<RecurrentStackBinding>(info) {
   Napi::Env env = info.Env();
@@ -62,8 +66,27 @@ RecurrentStackBinding::RecurrentStackBinding(const Napi::CallbackInfo& info)
   const double cap = limit.As<Napi::Number>().DoubleValue();
   if (!(cap > 0)) ThrowValue(env, "workspaceLimitBytes: expected a positive number, got " + Describe(limit));
   workspace_limit_bytes_ = cap;
+  Napi::Value proj = c.Get("projSize"), dtype = c.Get("dtype");
+  if (!IsAbsent(proj)) {
+    const int P = RequireIntIn(proj, "projSize", 0, 1 << 30);
+    if (P > 0 && config_.cell != rnnkit::Cell::Lstm)
+      ThrowValue(env, "projSize: only an LSTM has a projection (PyTorch's proj_size), got projSize " +
+                          std::to_string(P) + " for cell " + std::to_string(int(config_.cell) + 1));
+    if (P >= config_.hidden_size)
+      ThrowValue(env, "projSize: expected 0 <= projSize < hiddenSize (" + std::to_string(config_.hidden_size) +
+                          "), got " + std::to_string(P));
+    config_.proj_size = P;
+  }
+  if (!IsAbsent(dtype)) {
+    const std::string name = dtype.IsString() ? dtype.As<Napi::String>().Utf8Value() : std::string();
+    if (!dtype.IsString()) ThrowType(env, "dtype: expected 'float32' or 'float64', got " + Describe(dtype));
+    if (name != "float32" && name != "float64")
+      ThrowValue(env, "dtype: expected 'float32' or 'float64', got '" + name + "'");
+    float64_ = name == "float64";
+  }
   const double GH = double(rnnkit::gate_count(config_.cell)) * config_.hidden_size;
-  RequireIndexable(env, "weights", GH * std::max(config_.input_size, config_.num_directions * config_.hidden_size));
+  RequireIndexable(env, "weights",
+                   GH * std::max(config_.input_size, config_.num_directions * rnnkit::stack_state_size(config_)));
   param_count_ = rnnkit::stack_param_count(config_);
 }
 
@@ -76,7 +99,7 @@ RecurrentStackBinding::~RecurrentStackBinding() {
 }
 
 void RecurrentStackBinding::AccountExternalMemory(Napi::Env env) {
-  const int64_t now = int64_t((workspace_.capacity() + inference_workspace_.capacity()) * sizeof(float) +
+  const int64_t now = int64_t(workspace_.capacity() + inference_workspace_.capacity() +
                               (record_lengths_.capacity() + inference_lengths_.capacity()) * sizeof(int));
   if (now != external_bytes_) {
     int64_t unused = 0;
@@ -100,47 +123,59 @@ Napi::Value RecurrentStackBinding::ParamCount(const Napi::CallbackInfo& info) {
 Napi::Value RecurrentStackBinding::WorkspaceBytes(const Napi::CallbackInfo& info) {
   const int T = RequirePositiveInt(info[0], "T"), B = RequirePositiveInt(info[1], "B");
   const bool training = !info[2].IsBoolean() || info[2].As<Napi::Boolean>().Value();
-  return Napi::Number::New(info.Env(), double(rnnkit::stack_workspace_floats(config_, T, B, training)) * sizeof(float));
+  const double element = float64_ ? sizeof(double) : sizeof(float);
+  return Napi::Number::New(info.Env(), double(rnnkit::stack_workspace_floats(config_, T, B, training)) * element);
+}
+
+std::function<void()> RecurrentStackBinding::PrepareForward(const Napi::CallbackInfo& info) {
+  return float64_ ? PrepareForwardAs<double>(info) : PrepareForwardAs<float>(info);
+}
+
+std::function<void()> RecurrentStackBinding::PrepareBackward(const Napi::CallbackInfo& info) {
+  return float64_ ? PrepareBackwardAs<double>(info) : PrepareBackwardAs<float>(info);
 }
 
 // forward(params, x, T, B, h0, c0, lengths, training, dropoutSeed, y, hN, cN)
-std::function<void()> RecurrentStackBinding::PrepareForward(const Napi::CallbackInfo& info) {
+// With projSize P: output [T,B,D*P], h0 and hN [L*D,B,P]; c0 and cN stay [L*D,B,H].
+template <typename Real>
+std::function<void()> RecurrentStackBinding::PrepareForwardAs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireIdle(env);
   const rnnkit::StackConfig c = config_;
   const int T = RequirePositiveInt(info[2], "T"), B = RequirePositiveInt(info[3], "B");
-  const double DH = double(c.num_directions) * c.hidden_size;
+  const double DW = double(c.num_directions) * rnnkit::stack_state_size(c);
   RequireIndexable(env, "x", double(T) * B * c.input_size);
-  RequireIndexable(env, "output", double(T) * B * DH * rnnkit::gate_count(c.cell));
-  const size_t state = size_t(c.num_layers) * c.num_directions * B * c.hidden_size;
+  RequireIndexable(env, "output", double(T) * B * c.num_directions * c.hidden_size * rnnkit::gate_count(c.cell));
+  const size_t layers = size_t(c.num_layers) * c.num_directions;
+  const size_t state = layers * B * rnnkit::stack_state_size(c), cell_state = layers * B * c.hidden_size;
   const bool lstm = c.cell == rnnkit::Cell::Lstm;
 
-  const float* params = RequireFloat32(info[0], "params", param_count_);
-  const float* x = RequireFloat32(info[1], "x", size_t(T) * B * c.input_size);
-  const float* h0 = RequireFloat32(info[4], "h0", state, true);
-  const float* c0 = lstm ? RequireFloat32(info[5], "c0", state, true) : nullptr;
+  const Real* params = RequireFloats<Real>(info[0], "params", param_count_);
+  const Real* x = RequireFloats<Real>(info[1], "x", size_t(T) * B * c.input_size);
+  const Real* h0 = RequireFloats<Real>(info[4], "h0", state, true);
+  const Real* c0 = lstm ? RequireFloats<Real>(info[5], "c0", cell_state, true) : nullptr;
   const int32_t* lengths = RequireLengths(info[6], "lengths", size_t(B), 1, T);
   if (!info[7].IsBoolean()) ThrowType(env, "training: expected a boolean, got " + Describe(info[7]));
   const bool training = info[7].As<Napi::Boolean>().Value();
   const double seed = info[8].IsNumber() ? info[8].As<Napi::Number>().DoubleValue() : NAN;
   if (!(seed >= 0 && seed <= 9007199254740991.0 && std::floor(seed) == seed))
     ThrowValue(env, "dropoutSeed: expected a non-negative safe integer, got " + Describe(info[8]));
-  float* y = RequireFloat32(info[9], "output", size_t(T) * B * size_t(DH));
-  float* hN = RequireFloat32(info[10], "hN", state);
-  float* cN = lstm ? RequireFloat32(info[11], "cN", state) : nullptr;
+  Real* y = RequireFloats<Real>(info[9], "output", size_t(T) * B * size_t(DW));
+  Real* hN = RequireFloats<Real>(info[10], "hN", state);
+  Real* cN = lstm ? RequireFloats<Real>(info[11], "cN", cell_state) : nullptr;
 
   // Inference needs only the forward part (no input copy, gradient or backward buffers).
   const size_t floats = rnnkit::stack_workspace_floats(c, T, B, training);
-  if (double(floats) * sizeof(float) > workspace_limit_bytes_)
+  if (double(floats) * sizeof(Real) > workspace_limit_bytes_)
     ThrowValue(env, "workspace: T=" + std::to_string(T) + ", B=" + std::to_string(B) + " needs " +
-                        std::to_string(double(floats) * sizeof(float) / 1048576.0) + " MiB, above the limit of " +
+                        std::to_string(double(floats) * sizeof(Real) / 1048576.0) + " MiB, above the limit of " +
                         std::to_string(workspace_limit_bytes_ / 1048576.0) +
                         " MiB (raise workspaceLimitBytes to allow it)");
   // All checks passed: from here on state may change. Inference has its own
   // workspace so it can run between a training forward and its backward.
   WorkspaceBuffer& workspace = training ? workspace_ : inference_workspace_;
   if (training) has_record_ = false;  // stays false if the allocation below fails
-  const size_t fresh = workspace.reserve(floats);  // std::bad_alloc becomes a JS error at the boundary
+  const size_t fresh = workspace.reserve<Real>(floats);  // std::bad_alloc becomes a JS error at the boundary
   std::vector<int>& lens_copy = training ? record_lengths_ : inference_lengths_;
   if (lengths) lens_copy.assign(lengths, lengths + B);
   AccountExternalMemory(env);
@@ -150,7 +185,7 @@ std::function<void()> RecurrentStackBinding::PrepareForward(const Napi::Callback
     record_B_ = B;
     record_has_lengths_ = lengths != nullptr;
   }
-  float* ws = workspace.data();
+  Real* ws = workspace.template data<Real>();
   const int* lens = lengths ? lens_copy.data() : nullptr;
   const uint64_t dropout_seed = uint64_t(seed);
   return [=]() {
@@ -159,25 +194,27 @@ std::function<void()> RecurrentStackBinding::PrepareForward(const Napi::Callback
   };
 }
 
-// backward(params, dparams, dy, dhN, dcN, dx, dh0, dc0)
-std::function<void()> RecurrentStackBinding::PrepareBackward(const Napi::CallbackInfo& info) {
+// backward(params, dparams, dy, dhN, dcN, dx, dh0, dc0), shaped as forward's arrays.
+template <typename Real>
+std::function<void()> RecurrentStackBinding::PrepareBackwardAs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireIdle(env);
   if (!has_record_)
     ThrowTyped(env, false, "ERR_RNNKIT_STATE", "backward: call forward(x, { training: true }) first");
   const rnnkit::StackConfig c = config_;
-  const int T = record_T_, B = record_B_;
-  const size_t state = size_t(c.num_layers) * c.num_directions * B * c.hidden_size;
+  const int T = record_T_, B = record_B_, W = rnnkit::stack_state_size(c);
+  const size_t layers = size_t(c.num_layers) * c.num_directions;
+  const size_t state = layers * B * W, cell_state = layers * B * c.hidden_size;
   const bool lstm = c.cell == rnnkit::Cell::Lstm;
-  const float* params = RequireFloat32(info[0], "params", param_count_);
-  float* dparams = RequireFloat32(info[1], "grads", param_count_);
-  const float* dy = RequireFloat32(info[2], "dOutput", size_t(T) * B * c.num_directions * c.hidden_size, true);
-  const float* dhN = RequireFloat32(info[3], "dhN", state, true);
-  const float* dcN = lstm ? RequireFloat32(info[4], "dcN", state, true) : nullptr;
-  float* dx = RequireFloat32(info[5], "dx", size_t(T) * B * c.input_size);
-  float* dh0 = RequireFloat32(info[6], "dh0", state);
-  float* dc0 = lstm ? RequireFloat32(info[7], "dc0", state) : nullptr;
-  float* ws = workspace_.data();
+  const Real* params = RequireFloats<Real>(info[0], "params", param_count_);
+  Real* dparams = RequireFloats<Real>(info[1], "grads", param_count_);
+  const Real* dy = RequireFloats<Real>(info[2], "dOutput", size_t(T) * B * c.num_directions * W, true);
+  const Real* dhN = RequireFloats<Real>(info[3], "dhN", state, true);
+  const Real* dcN = lstm ? RequireFloats<Real>(info[4], "dcN", cell_state, true) : nullptr;
+  Real* dx = RequireFloats<Real>(info[5], "dx", size_t(T) * B * c.input_size);
+  Real* dh0 = RequireFloats<Real>(info[6], "dh0", state);
+  Real* dc0 = lstm ? RequireFloats<Real>(info[7], "dc0", cell_state) : nullptr;
+  Real* ws = workspace_.data<Real>();
   const int* lens = record_has_lengths_ ? record_lengths_.data() : nullptr;
   return [=]() { rnnkit::stack_backward(dx, dh0, dc0, dparams, ws, params, dy, dhN, dcN, lens, c, T, B); };
 }

@@ -1,6 +1,7 @@
 // JS class `RecurrentStack`: owns the workspace of one recurrent stack and
 // runs its forward/backward kernels, synchronously or on a worker thread.
-// Parameters, gradients, inputs and outputs are caller-owned Float32Arrays.
+// Parameters, gradients, inputs and outputs are caller-owned Float32Arrays, or
+// Float64Arrays for a stack made with dtype 'float64' (the double kernels).
 #pragma once
 #include <napi.h>
 
@@ -32,6 +33,10 @@ class RecurrentStackBinding : public Napi::ObjectWrap<RecurrentStackBinding> {
   // Validate and borrow arguments; return the kernel call, ready to run anywhere.
   std::function<void()> PrepareForward(const Napi::CallbackInfo& info);
   std::function<void()> PrepareBackward(const Napi::CallbackInfo& info);
+  template <typename Real>
+  std::function<void()> PrepareForwardAs(const Napi::CallbackInfo& info);
+  template <typename Real>
+  std::function<void()> PrepareBackwardAs(const Napi::CallbackInfo& info);
   Napi::Value RunAsync(const Napi::CallbackInfo& info, std::function<void()> kernel);
   void RequireIdle(Napi::Env env) const;
   // Tells V8 how much native memory this object holds, so garbage collection
@@ -39,6 +44,7 @@ class RecurrentStackBinding : public Napi::ObjectWrap<RecurrentStackBinding> {
   void AccountExternalMemory(Napi::Env env);
 
   rnnkit::StackConfig config_{};
+  bool float64_ = false;  // dtype 'float64': every array is a Float64Array, the kernels run in double
   size_t param_count_ = 0;
   double workspace_limit_bytes_ = 0;
   WorkspaceBuffer workspace_;            // training forward -> backward

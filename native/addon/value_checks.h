@@ -56,6 +56,24 @@ inline Napi::Float32Array RequireAnyFloat32(const Napi::Value& v, const char* na
   return v.As<Napi::Float32Array>();
 }
 
+// Whether v is a Float64Array: the flat-buffer kernels (optimizers, norms) run their double
+// instantiation on one, the float one on anything else (whose checks then refuse what is not a Float32Array).
+inline bool IsFloat64Array(const Napi::Value& v) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array;
+}
+
+// A flat buffer of any length whose element type picks the kernel: a Float32Array (Real = float) or a
+// Float64Array (Real = double). Its length goes to `n`.
+template <typename Real>
+Real* RequireAnyFloats(const Napi::Value& v, const char* name, size_t& n) {
+  constexpr napi_typedarray_type want = sizeof(Real) == sizeof(float) ? napi_float32_array : napi_float64_array;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want)
+    ThrowType(v.Env(), std::string(name) + ": expected a Float32Array or a Float64Array, got " + Describe(v));
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
+  n = a.ElementLength();
+  return reinterpret_cast<Real*>(static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
+}
+
 // Ids in [0, V), copied so a later change to the caller's array cannot send the kernel out of bounds.
 inline std::vector<int> RequireIds(const Napi::Value& v, const char* name, size_t count, int V) {
   const int32_t* ids = RequireInt32(v, name, count);
