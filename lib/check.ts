@@ -2,7 +2,7 @@
 // argument, what was expected and what came. The addon checks again.
 
 import { shapeError, typeError, valueError } from './errors';
-import type { Tensor } from './tensor';
+import type { ArrayOf, DType, FloatArray, Tensor } from './tensor';
 
 export function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -59,11 +59,25 @@ export function checkObject(name: string, value: unknown): Record<string, unknow
   return value as Record<string, unknown>;
 }
 
-/** A Tensor whose data is a Float32Array; `expected` dims of -1 match anything. */
-export function checkTensor(name: string, value: unknown, expected: readonly number[], note = ''): Tensor {
+/**
+ * A Tensor whose data is a Float32Array (a Float64Array for dtype 'float64'; 'any': either);
+ * `expected` dims of -1 match anything.
+ */
+export function checkTensor(name: string, value: unknown, expected: readonly number[], note?: string): Tensor;
+export function checkTensor<D extends DType>(name: string, value: unknown, expected: readonly number[], note: string,
+  dtype: D): Tensor<ArrayOf<D>>;
+export function checkTensor(name: string, value: unknown, expected: readonly number[], note: string,
+  dtype: 'any'): Tensor<FloatArray>;
+export function checkTensor(name: string, value: unknown, expected: readonly number[], note = '',
+  dtype: DType | 'any' = 'float32'): Tensor<FloatArray> {
   const t = checkObject(name, value);
-  if (!(t.data instanceof Float32Array)) {
-    throw typeError(`${name}.data: expected a Float32Array, got ${describe(t.data)}`);
+  const data = t.data;
+  const ok = dtype === 'float32' ? data instanceof Float32Array : dtype === 'float64' ? data instanceof Float64Array
+    : data instanceof Float32Array || data instanceof Float64Array;
+  if (!ok || !(data instanceof Float32Array || data instanceof Float64Array)) {
+    const want = dtype === 'float32' ? 'a Float32Array' : dtype === 'float64' ? "a Float64Array (a dtype 'float64' layer's)"
+      : 'a Float32Array or a Float64Array';
+    throw typeError(`${name}.data: expected ${want}, got ${describe(t.data)}`);
   }
   const shape = t.shape;
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
@@ -76,10 +90,10 @@ export function checkTensor(name: string, value: unknown, expected: readonly num
     throw shapeError(`${name}: expected shape [${want}]${suffix}, got ${formatShape(shape)}`);
   }
   const count = shape.reduce((a, b) => a * b, 1);
-  if (t.data.length !== count) {
-    throw shapeError(`${name}: shape ${formatShape(shape)} needs ${count} elements, data has ${t.data.length}`);
+  if (data.length !== count) {
+    throw shapeError(`${name}: shape ${formatShape(shape)} needs ${count} elements, data has ${data.length}`);
   }
-  return t as unknown as Tensor;
+  return t as unknown as Tensor<FloatArray>;
 }
 
 /** Per-sequence lengths: an Int32Array of `batch` values in [1, steps]. */
@@ -96,7 +110,7 @@ export function checkLengths(name: string, value: unknown, batch: number, steps:
   return value;
 }
 
-export function checkFiniteArray(name: string, data: Float32Array): void {
+export function checkFiniteArray(name: string, data: FloatArray): void {
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) throw valueError(`${name}: expected finite values, got ${data[i]} at index ${i}`);
   }

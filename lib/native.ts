@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { RnnkitError } from './errors';
+import type { DType, FloatArray } from './tensor';
 
 /** Cell codes as the addon expects them (1-based; see native/addon/recurrent_stack_binding.cc). */
 export const enum NativeCell {
@@ -25,22 +26,29 @@ export interface NativeStackConfig {
   bias: boolean;
   dropout: number;
   workspaceLimitBytes: number;
+  /** LSTM only: PyTorch's proj_size, 0 < projSize < hiddenSize (absent or 0: none). */
+  projSize?: number;
+  /** Element type of every array the stack takes (default 'float32'). */
+  dtype?: DType;
 }
 
 type F32 = Float32Array;
 type OptF32 = Float32Array | null;
+// A stack's arrays: Float32Array, or Float64Array for a dtype 'float64' stack (all of one call alike).
+type FA = FloatArray;
+type OptFA = FloatArray | null;
 
 export interface NativeRecurrentStack {
   paramCount(): number;
   /** Bytes of workspace a forward at this shape needs (training: with what backward reads). */
   workspaceBytes(T: number, B: number, training?: boolean): number;
-  forward(params: F32, x: F32, T: number, B: number, h0: OptF32, c0: OptF32, lengths: Int32Array | null,
-    training: boolean, dropoutSeed: number, output: F32, hN: F32, cN: OptF32): void;
-  forwardAsync(params: F32, x: F32, T: number, B: number, h0: OptF32, c0: OptF32, lengths: Int32Array | null,
-    training: boolean, dropoutSeed: number, output: F32, hN: F32, cN: OptF32): Promise<void>;
-  backward(params: F32, grads: F32, dOutput: OptF32, dhN: OptF32, dcN: OptF32, dx: F32, dh0: F32, dc0: OptF32): void;
-  backwardAsync(params: F32, grads: F32, dOutput: OptF32, dhN: OptF32, dcN: OptF32, dx: F32, dh0: F32,
-    dc0: OptF32): Promise<void>;
+  forward(params: FA, x: FA, T: number, B: number, h0: OptFA, c0: OptFA, lengths: Int32Array | null,
+    training: boolean, dropoutSeed: number, output: FA, hN: FA, cN: OptFA): void;
+  forwardAsync(params: FA, x: FA, T: number, B: number, h0: OptFA, c0: OptFA, lengths: Int32Array | null,
+    training: boolean, dropoutSeed: number, output: FA, hN: FA, cN: OptFA): Promise<void>;
+  backward(params: FA, grads: FA, dOutput: OptFA, dhN: OptFA, dcN: OptFA, dx: FA, dh0: FA, dc0: OptFA): void;
+  backwardAsync(params: FA, grads: FA, dOutput: OptFA, dhN: OptFA, dcN: OptFA, dx: FA, dh0: FA,
+    dc0: OptFA): Promise<void>;
   dispose(): void;
 }
 
@@ -105,9 +113,11 @@ type LogSoftmaxArgs = [logits: F32, N: number, numClasses: number, out: F32];
 /** result = [weighted loss sum, weighted element count]. */
 type MseArgs = [pred: F32, target: F32, weights: OptF32, scale: number, N: number, features: number, result: F64,
   dPred: OptF32];
-type SgdArgs = [params: F32, grads: F32, velocity: OptF32, lr: number, momentum: number, dampening: number,
+// The optimizer and norm kernels take Float32Arrays or Float64Arrays (float64 layers): every buffer of a call of
+// the first one's type.
+type SgdArgs = [params: FA, grads: FA, velocity: OptFA, lr: number, momentum: number, dampening: number,
   nesterov: boolean, weightDecay: number, firstStep: boolean];
-type AdamArgs = [params: F32, grads: F32, expAvg: F32, expAvgSq: F32, lr: number, beta1: number, beta2: number,
+type AdamArgs = [params: FA, grads: FA, expAvg: FA, expAvgSq: FA, lr: number, beta1: number, beta2: number,
   eps: number, weightDecay: number, decoupled: boolean, step: number];
 /** The step's arguments, then gradScale (each gradient is multiplied by it as it is read) and result[0] = how many
  * elements would turn NaN or infinite: 0 means the step was applied, anything else that nothing was written. */
@@ -138,19 +148,19 @@ export interface NativeBlockKernels {
   adamStepChecked(...args: AdamCheckedArgs): void;
   adamStepCheckedAsync(...args: AdamCheckedArgs): Promise<void>;
   /** result[0] = sum of x^2, accumulated in double. */
-  sumSquares(x: F32, result: F64): void;
-  sumSquaresAsync(x: F32, result: F64): Promise<void>;
-  scale(x: F32, factor: number): void;
-  scaleAsync(x: F32, factor: number): Promise<void>;
+  sumSquares(x: FA, result: F64): void;
+  sumSquaresAsync(x: FA, result: F64): Promise<void>;
+  scale(x: FA, factor: number): void;
+  scaleAsync(x: FA, factor: number): Promise<void>;
   /** Every element of x set to +0 (NaN and infinities included). */
-  zero(x: F32): void;
-  zeroAsync(x: F32): Promise<void>;
-  /** average += (1 - decay) * (x - average), element by element in float32. */
-  movingAverage(average: F32, x: F32, decay: number): void;
-  movingAverageAsync(average: F32, x: F32, decay: number): Promise<void>;
+  zero(x: FA): void;
+  zeroAsync(x: FA): Promise<void>;
+  /** average += (1 - decay) * (x - average), element by element in the arrays' precision. */
+  movingAverage(average: FA, x: FA, decay: number): void;
+  movingAverageAsync(average: FA, x: FA, decay: number): Promise<void>;
   /** result[0] = how many of x are NaN or infinite. */
-  countNonfinite(x: F32, result: F64): void;
-  countNonfiniteAsync(x: F32, result: F64): Promise<void>;
+  countNonfinite(x: FA, result: F64): void;
+  countNonfiniteAsync(x: FA, result: F64): Promise<void>;
 }
 
 // Declaration merging: the block kernels are part of the one binding.

@@ -92,7 +92,7 @@ async function train(out: string, config: TrainConfig): Promise<void> {
   const step = optimizer.stepCheckedAsync!.bind(optimizer);
   optimizer.stepCheckedAsync = async (params, grads, o) => {
     const r = await step(params, grads, o);
-    afterStep.push(hash(params));
+    afterStep.push(hash(params as Float32Array));
     return r;
   };
   const trainBatch = model.trainBatch.bind(model);

@@ -209,6 +209,22 @@ describe('safetensors', () => {
       assert.deepEqual(Array.from(file.tensors.d.data), [1.5, Math.fround(0.1), Infinity, -0]);
     });
 
+    it('keeps F64 exactly as a Float64Array when asked (keepFloat64), and writes a Float64Array as F64', () => {
+      const doubles = [1.5, 0.1, 1e300, -1e-300, Math.PI];
+      const bytes = buildFile({ d: { dtype: 'F64', shape: [5], data_offsets: [0, 40] } }, new Uint8Array(new Float64Array(doubles).buffer));
+      const file = decodeSafetensors(bytes, { keepFloat64: true });
+      assert.ok(file.tensors.d.data instanceof Float64Array);
+      assert.deepEqual(Array.from(file.tensors.d.data), doubles);
+      const encoded = encodeSafetensors({ d: file.tensors.d, f: { data: Float32Array.of(2), shape: [1] } });
+      const header = JSON.parse(encoded.subarray(8, 8 + Number(encoded.readBigUInt64LE(0))).toString('utf8'));
+      assert.equal(header.d.dtype, 'F64');
+      assert.equal(header.f.dtype, 'F32');
+      assert.deepEqual(Buffer.compare(Buffer.from(encoded), Buffer.from(encodeSafetensors(decodeSafetensors(encoded, { keepFloat64: true }).tensors))), 0,
+        'an F64 file decoded with keepFloat64 encodes to the same bytes');
+      assert.ok(decodeSafetensors(encoded).tensors.d.data instanceof Float32Array, 'without keepFloat64, F64 is rounded to float32');
+      assert.throws(() => decodeSafetensors(bytes, { keepFloat64: 1 as never }), (e: Error & { code?: string }) => e instanceof TypeError && e.code === 'ERR_RNNKIT_TYPE');
+    });
+
     it('refuses integer, bool and F8 dtypes, naming the tensor and dtype', () => {
       for (const [dtype, size] of [['I64', 8], ['I32', 4], ['U8', 1], ['BOOL', 1], ['F8_E4M3', 1]] as const) {
         const bytes = buildFile({ counts: { dtype, shape: [2], data_offsets: [0, 2 * size] } }, new Uint8Array(2 * size));
@@ -407,7 +423,7 @@ describe('safetensors', () => {
         [null, TypeError, 'ERR_RNNKIT_TYPE', /tensors must be an object/],
         [{ w: null }, TypeError, 'ERR_RNNKIT_TYPE', /'w'/],
         [{ w: { data: [1], shape: [1] } }, TypeError, 'ERR_RNNKIT_TYPE', /'w'.*Float32Array/],
-        [{ w: { data: new Float64Array(1), shape: [1] } }, TypeError, 'ERR_RNNKIT_TYPE', /'w'.*Float32Array/],
+        [{ w: { data: new Int32Array(1), shape: [1] } }, TypeError, 'ERR_RNNKIT_TYPE', /'w'.*Float32Array.*Float64Array/],
         [{ w: { data: new Float32Array(1), shape: [-1] } }, TypeError, 'ERR_RNNKIT_TYPE', /'w'.*shape/],
         [{ w: { data: new Float32Array(1), shape: 1 } }, TypeError, 'ERR_RNNKIT_TYPE', /'w'.*shape/],
         [{ w: { data: new Float32Array(3), shape: [2, 2] } }, RangeError, 'ERR_RNNKIT_SHAPE', /'w'.*4 elements.*3/],

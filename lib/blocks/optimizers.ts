@@ -1,16 +1,17 @@
 // Optimizers over one flat parameter buffer and its gradient buffer, with
 // torch.optim.SGD / Adam / AdamW's update rules (PyTorch 1.13) in one native
 // pass per step (a checked step: two, writing only a finite result); and
-// clip_grad_norm_. State saves and restores bit-identically.
+// clip_grad_norm_. State saves and restores bit-identically. Buffers are
+// Float32Arrays, or Float64Arrays (a float64 layer's): the state then is too.
 
 import { BusyGuard } from '../busy';
 import { checkBoolean, checkFiniteArray, checkObject, checkTensor, describe } from '../check';
 import { shapeError, typeError, valueError } from '../errors';
 import { native } from '../native';
-import type { Tensor } from '../tensor';
+import type { FloatArray, Tensor } from '../tensor';
 
-/** The step count and the per-parameter buffers, under PyTorch's names. */
-export type OptimizerState = Record<string, Tensor | number>;
+/** The step count and the per-parameter buffers, under PyTorch's names (of the parameters' element type). */
+export type OptimizerState = Record<string, Tensor<FloatArray> | number>;
 
 export interface CheckedStepOptions {
   /**
@@ -33,10 +34,13 @@ export interface Optimizer {
   lr: number;
   /** Steps taken so far. */
   readonly stepCount: number;
-  /** Updates params in place from grads (same length every step). Throws, changing nothing, on non-finite grads. */
-  step(params: Float32Array, grads: Float32Array): void;
+  /**
+   * Updates params in place from grads (same length and type every step: Float32Arrays, or Float64Arrays of a
+   * float64 layer). Throws, changing nothing, on non-finite grads.
+   */
+  step(params: FloatArray, grads: FloatArray): void;
   /** Same as step, on a native worker thread; do not touch params or grads until it settles. */
-  stepAsync(params: Float32Array, grads: Float32Array): Promise<void>;
+  stepAsync(params: FloatArray, grads: FloatArray): Promise<void>;
   /** Copies of `step` and the buffers (SGD: momentum_buffer; Adam: exp_avg, exp_avg_sq). */
   state(): OptimizerState;
   /** Restores what state() returned; checked entirely before anything changes. */
@@ -48,7 +52,7 @@ export interface Optimizer {
    * bit for bit as stepAsync would after grads *= gradScale. fit uses it when present, so a refused step needs
    * no copy of the weights and state to undo from.
    */
-  stepCheckedAsync?(params: Float32Array, grads: Float32Array, options?: CheckedStepOptions): Promise<CheckedStepResult>;
+  stepCheckedAsync?(params: FloatArray, grads: FloatArray, options?: CheckedStepOptions): Promise<CheckedStepResult>;
 }
 
 export interface SGDOptions {
@@ -79,7 +83,7 @@ interface KernelCall {
 abstract class BufferedOptimizer implements Optimizer {
   private lr_: number;
   private steps = 0;
-  private buffers: Map<string, Float32Array> | null = null;  // allocated at the first step
+  private buffers: Map<string, FloatArray> | null = null;  // allocated at the first step, of the params' type
   private readonly busy = new BusyGuard('optimizer');
   private readonly count = new Float64Array(1);
   private readonly refused = new Float64Array(1);  // a checked step's count of would-be non-finite elements
@@ -100,18 +104,18 @@ abstract class BufferedOptimizer implements Optimizer {
     return this.steps;
   }
 
-  step(params: Float32Array, grads: Float32Array): void {
+  step(params: FloatArray, grads: FloatArray): void {
     this.prepareStep(params, grads).sync();
     this.steps++;
   }
 
-  async stepAsync(params: Float32Array, grads: Float32Array): Promise<void> {
+  async stepAsync(params: FloatArray, grads: FloatArray): Promise<void> {
     await this.busy.track(this.prepareStep(params, grads).async());
     this.steps++;
   }
 
   /** The checked step (see Optimizer.stepCheckedAsync), on the JS thread. */
-  stepChecked(params: Float32Array, grads: Float32Array, options?: CheckedStepOptions): CheckedStepResult {
+  stepChecked(params: FloatArray, grads: FloatArray, options?: CheckedStepOptions): CheckedStepResult {
     const { call, fresh } = this.prepareChecked(params, grads, options);
     try {
       call.sync();
@@ -122,7 +126,7 @@ abstract class BufferedOptimizer implements Optimizer {
     return this.settleChecked(fresh);
   }
 
-  async stepCheckedAsync(params: Float32Array, grads: Float32Array, options?: CheckedStepOptions): Promise<CheckedStepResult> {
+  async stepCheckedAsync(params: FloatArray, grads: FloatArray, options?: CheckedStepOptions): Promise<CheckedStepResult> {
     const { call, fresh } = this.prepareChecked(params, grads, options);
     try {
       await this.busy.track(call.async());
@@ -154,11 +158,17 @@ abstract class BufferedOptimizer implements Optimizer {
       throw shapeError(`state: unexpected keys ${unexpected.map((k) => `'${k}'`).join(', ')} ` +
         `(expected ${known.join(', ')} at step ${step})`);
     }
-    const loaded = new Map<string, Float32Array>();
+    const loaded = new Map<string, FloatArray>();
     let length = -1;
+    let first: FloatArray | null = null;
     for (const name of step > 0 ? this.bufferNames : []) {
       if (!(name in s)) throw shapeError(`state: missing key '${name}' (a buffer after ${step} steps)`);
-      const t = checkTensor(`state['${name}']`, s[name], [length]);
+      const t = checkTensor(`state['${name}']`, s[name], [length], '', 'any');
+      if (first && t.data.constructor !== first.constructor) {
+        throw typeError(`state['${name}'].data: expected a ${first.constructor.name} like the other buffers, ` +
+          `got ${describe(t.data)}`);
+      }
+      first = t.data;
       checkFiniteArray(`state['${name}']`, t.data);
       if (name === 'exp_avg_sq' && t.data.some((v) => v < 0)) {
         throw valueError(`state['exp_avg_sq']: expected values >= 0 (a running mean of squares)`);
@@ -171,29 +181,29 @@ abstract class BufferedOptimizer implements Optimizer {
   }
 
   /** The kernel call for 1-based step `step`, over buffers sized like params. */
-  protected abstract kernel(params: Float32Array, grads: Float32Array, buffers: Map<string, Float32Array>,
+  protected abstract kernel(params: FloatArray, grads: FloatArray, buffers: Map<string, FloatArray>,
     step: number): KernelCall;
 
   /** The checked kernel call: the same step, grads scaled by gradScale, result[0] = would-be non-finite elements. */
-  protected abstract checkedKernel(params: Float32Array, grads: Float32Array, buffers: Map<string, Float32Array>,
+  protected abstract checkedKernel(params: FloatArray, grads: FloatArray, buffers: Map<string, FloatArray>,
     step: number, gradScale: number, result: Float64Array): KernelCall;
 
-  private prepareStep(params: Float32Array, grads: Float32Array): KernelCall {
+  private prepareStep(params: FloatArray, grads: FloatArray): KernelCall {
     this.checkBuffers(params, grads);
     native.countNonfinite(grads, this.count);
     if (this.count[0] > 0) {
       throw valueError(`grads: ${this.count[0]} non-finite values (NaN or Infinity); no step taken`);
     }
-    this.allocateBuffers(params.length);
+    this.allocateBuffers(params);
     return this.kernel(params, grads, this.buffers ?? new Map(), this.steps + 1);
   }
 
   // No separate pass over grads: a non-finite gradient makes a non-finite update, which the kernel counts.
-  private prepareChecked(params: Float32Array, grads: Float32Array, options: CheckedStepOptions | undefined) {
+  private prepareChecked(params: FloatArray, grads: FloatArray, options: CheckedStepOptions | undefined) {
     this.checkBuffers(params, grads);
     const o = options === undefined ? {} : checkObject('options', options) as CheckedStepOptions;
     const gradScale = o.gradScale === undefined ? 1 : checkNonNegative('options.gradScale', o.gradScale);
-    const fresh = this.allocateBuffers(params.length);
+    const fresh = this.allocateBuffers(params);
     const call = this.checkedKernel(params, grads, this.buffers ?? new Map(), this.steps + 1, gradScale, this.refused);
     return { call, fresh };
   }
@@ -213,21 +223,30 @@ abstract class BufferedOptimizer implements Optimizer {
     if (fresh) this.buffers = null;
   }
 
-  /** Makes zeroed buffers at the first step; true if it did. */
-  private allocateBuffers(length: number): boolean {
+  /** Makes zeroed buffers like params (length and type) at the first step; true if it did. */
+  private allocateBuffers(params: FloatArray): boolean {
     if (this.buffers || this.bufferNames.length === 0) return false;
-    this.buffers = new Map(this.bufferNames.map((name) => [name, new Float32Array(length)]));
+    const make = (): FloatArray => (params instanceof Float64Array ? new Float64Array(params.length) : new Float32Array(params.length));
+    this.buffers = new Map(this.bufferNames.map((name) => [name, make()]));
     return true;
   }
 
-  private checkBuffers(params: Float32Array, grads: Float32Array): void {
+  private checkBuffers(params: FloatArray, grads: FloatArray): void {
     this.busy.assertIdle();
-    if (!(params instanceof Float32Array)) throw typeError(`params: expected a Float32Array, got ${describe(params)}`);
-    if (!(grads instanceof Float32Array)) throw typeError(`grads: expected a Float32Array, got ${describe(grads)}`);
+    const first = this.buffers?.values().next().value;
+    if (!(params instanceof Float32Array || params instanceof Float64Array)) {
+      throw typeError(`params: expected a Float32Array or a Float64Array, got ${describe(params)}`);
+    }
+    if (first && params.constructor !== first.constructor) {
+      throw typeError(`params: expected a ${first.constructor.name} (the element type of this optimizer's state), ` +
+        `got ${describe(params)}`);
+    }
+    if (!(grads instanceof params.constructor)) {
+      throw typeError(`grads: expected a ${params.constructor.name} (the type of params), got ${describe(grads)}`);
+    }
     if (grads.length !== params.length) {
       throw shapeError(`grads: expected ${params.length} elements (the length of params), got ${grads.length}`);
     }
-    const first = this.buffers?.values().next().value;
     if (first && first.length !== params.length) {
       throw shapeError(`params: expected ${first.length} elements (the length this optimizer's state was built for), ` +
         `got ${params.length}`);
@@ -256,13 +275,13 @@ export class SGD extends BufferedOptimizer {
     }
   }
 
-  protected kernel(params: Float32Array, grads: Float32Array, buffers: Map<string, Float32Array>, step: number) {
+  protected kernel(params: FloatArray, grads: FloatArray, buffers: Map<string, FloatArray>, step: number) {
     const args = [params, grads, buffers.get('momentum_buffer') ?? null, this.lr, this.momentum, this.dampening,
       this.nesterov, this.weightDecay, step === 1] as const;
     return { sync: () => native.sgdStep(...args), async: () => native.sgdStepAsync(...args) };
   }
 
-  protected checkedKernel(params: Float32Array, grads: Float32Array, buffers: Map<string, Float32Array>, step: number,
+  protected checkedKernel(params: FloatArray, grads: FloatArray, buffers: Map<string, FloatArray>, step: number,
     gradScale: number, result: Float64Array) {
     const args = [params, grads, buffers.get('momentum_buffer') ?? null, this.lr, this.momentum, this.dampening,
       this.nesterov, this.weightDecay, step === 1, gradScale, result] as const;
@@ -296,13 +315,13 @@ abstract class AdamFamily extends BufferedOptimizer {
     this.weightDecay = o.weightDecay === undefined ? defaultWeightDecay : checkNonNegative('weightDecay', o.weightDecay);
   }
 
-  protected kernel(params: Float32Array, grads: Float32Array, buffers: Map<string, Float32Array>, step: number) {
+  protected kernel(params: FloatArray, grads: FloatArray, buffers: Map<string, FloatArray>, step: number) {
     const args = [params, grads, buffers.get('exp_avg')!, buffers.get('exp_avg_sq')!, this.lr, this.beta1, this.beta2,
       this.eps, this.weightDecay, this.decoupled, step] as const;
     return { sync: () => native.adamStep(...args), async: () => native.adamStepAsync(...args) };
   }
 
-  protected checkedKernel(params: Float32Array, grads: Float32Array, buffers: Map<string, Float32Array>, step: number,
+  protected checkedKernel(params: FloatArray, grads: FloatArray, buffers: Map<string, FloatArray>, step: number,
     gradScale: number, result: Float64Array) {
     const args = [params, grads, buffers.get('exp_avg')!, buffers.get('exp_avg_sq')!, this.lr, this.beta1, this.beta2,
       this.eps, this.weightDecay, this.decoupled, step, gradScale, result] as const;
@@ -330,8 +349,10 @@ export class AdamW extends AdamFamily {
  * clipping. A non-finite norm is returned as is and leaves grads untouched (PyTorch
  * would scale them by NaN); check it and skip the step.
  */
-export function clipGradNorm(grads: Float32Array, maxNorm: number): number {
-  if (!(grads instanceof Float32Array)) throw typeError(`grads: expected a Float32Array, got ${describe(grads)}`);
+export function clipGradNorm(grads: FloatArray, maxNorm: number): number {
+  if (!(grads instanceof Float32Array || grads instanceof Float64Array)) {
+    throw typeError(`grads: expected a Float32Array or a Float64Array, got ${describe(grads)}`);
+  }
   const max = checkNonNegative('maxNorm', maxNorm);
   const sumSquares = new Float64Array(1);
   native.sumSquares(grads, sumSquares);

@@ -1,21 +1,29 @@
 // Reader and writer for Hugging Face safetensors files (the format PyTorch weights are shared in).
 // Layout: u64 LE header length N, N bytes of JSON header, then the raw tensor data, back to back.
+// Float32Arrays are written as F32 and Float64Arrays (float64 layers) as F64; reading gives
+// Float32Arrays, or keeps F64 as Float64Arrays when asked (keepFloat64).
 
 import * as fs from 'node:fs';
 import { RnnkitFormatError, shapeError, typeError, valueError } from '../errors';
-import type { Tensor } from '../tensor';
+import type { FloatArray, Tensor } from '../tensor';
 import { writeFileAtomically } from './atomic-write';
 
 export type { Tensor } from '../tensor';
 
-export interface SafetensorsFile {
-  tensors: Record<string, Tensor>;
+/** A: Float32Array, or FloatArray when read with keepFloat64 (F64 tensors are then Float64Arrays). */
+export interface SafetensorsFile<A extends FloatArray = Float32Array> {
+  tensors: Record<string, Tensor<A>>;
   metadata: Record<string, string>;
 }
 
 export interface DecodeOptions {
   /** Largest header accepted, in bytes (default 100 MB, as in the reference implementation). */
   maxHeaderBytes?: number;
+  /**
+   * F64 tensors as Float64Arrays, exactly (for a float64 layer's loadStateDict). Default false: every tensor is
+   * a Float32Array, F64 rounded to nearest as F16 and BF16 are widened.
+   */
+  keepFloat64?: boolean;
 }
 
 const DEFAULT_MAX_HEADER_BYTES = 100_000_000;
@@ -33,11 +41,17 @@ interface Entry {
 
 // ---------------------------------------------------------------- reading
 
-export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}): SafetensorsFile {
+export function decodeSafetensors(bytes: Uint8Array, options?: DecodeOptions & { keepFloat64?: false }): SafetensorsFile;
+export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions): SafetensorsFile<FloatArray>;
+export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}): SafetensorsFile<FloatArray> {
   if (!(bytes instanceof Uint8Array)) throw typeError('decodeSafetensors: bytes must be a Uint8Array');
   const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   if (!Number.isSafeInteger(maxHeaderBytes) || maxHeaderBytes < 0) {
     throw valueError(`decodeSafetensors: maxHeaderBytes must be a non-negative integer, got ${maxHeaderBytes}`);
+  }
+  const keepFloat64 = options.keepFloat64 ?? false;
+  if (typeof keepFloat64 !== 'boolean') {
+    throw typeError(`decodeSafetensors: keepFloat64 must be a boolean, got ${typeof keepFloat64}`);
   }
 
   const headerLength = readHeaderLength(bytes, maxHeaderBytes);
@@ -50,16 +64,18 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
   checkLayout(entries, data.length);
 
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const tensors = Object.fromEntries(entries.map((e) => [e.name, readTensor(e, view)]));
+  const tensors = Object.fromEntries(entries.map((e) => [e.name, readTensor(e, view, keepFloat64)]));
   return { tensors, metadata: parseMetadata(header[METADATA_KEY]) };
 }
 
-export function loadSafetensors(pathOrBuffer: string | Uint8Array): SafetensorsFile {
-  if (pathOrBuffer instanceof Uint8Array) return decodeSafetensors(pathOrBuffer);
+export function loadSafetensors(pathOrBuffer: string | Uint8Array, options?: DecodeOptions & { keepFloat64?: false }): SafetensorsFile;
+export function loadSafetensors(pathOrBuffer: string | Uint8Array, options: DecodeOptions): SafetensorsFile<FloatArray>;
+export function loadSafetensors(pathOrBuffer: string | Uint8Array, options: DecodeOptions = {}): SafetensorsFile<FloatArray> {
+  if (pathOrBuffer instanceof Uint8Array) return decodeSafetensors(pathOrBuffer, options);
   if (typeof pathOrBuffer !== 'string') throw typeError('loadSafetensors: expected a file path or a Uint8Array');
   const bytes = fs.readFileSync(pathOrBuffer);
   try {
-    return decodeSafetensors(bytes);
+    return decodeSafetensors(bytes, options);
   } catch (err) {
     // Say which file was bad; the decoder only knows bytes.
     if (err instanceof RnnkitFormatError) throw new RnnkitFormatError(`${pathOrBuffer}: ${err.message}`, { cause: err });
@@ -186,9 +202,14 @@ function parseMetadata(value: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries(value)) as Record<string, string>;
 }
 
-// Always a fresh Float32Array: a view over the file buffer would be unaligned and pin the whole file.
-function readTensor(e: Entry, view: DataView): Tensor {
+// Always a fresh array: a view over the file buffer would be unaligned and pin the whole file.
+function readTensor(e: Entry, view: DataView, keepFloat64: boolean): Tensor<FloatArray> {
   const n = (e.end - e.begin) / BYTES_PER_ELEMENT[e.dtype];
+  if (e.dtype === 'F64' && keepFloat64) {
+    const exact = new Float64Array(n);
+    for (let i = 0; i < n; i++) exact[i] = view.getFloat64(e.begin + 8 * i, true);
+    return { data: exact, shape: e.shape };
+  }
   const out = new Float32Array(n);
   if (e.dtype === 'F32' && LITTLE_ENDIAN) {
     new Uint8Array(out.buffer).set(new Uint8Array(view.buffer, view.byteOffset + e.begin, e.end - e.begin));
@@ -217,7 +238,8 @@ function halfToFloat(h: number): number {
 
 // ---------------------------------------------------------------- writing
 
-export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Buffer {
+/** Float32Array data is written as F32, Float64Array data as F64. */
+export function encodeSafetensors(tensors: Record<string, Tensor<FloatArray>>, metadata?: Record<string, string>): Buffer {
   const entries = validateTensors(tensors);
   validateMetadata(metadata);
 
@@ -226,7 +248,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
   if (metadata && Object.keys(metadata).length > 0) parts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
   let offset = 0;
   for (const [name, t] of entries) {
-    const info = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    const info = { dtype: t.data instanceof Float64Array ? 'F64' : 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     parts.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
     offset += t.data.byteLength;
   }
@@ -239,20 +261,20 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
   out.fill(0x20, 8 + json.length, 8 + headerLength);
   let at = 8 + headerLength;
   for (const [, t] of entries) {
-    writeFloat32LE(out, at, t.data);
+    writeFloatsLE(out, at, t.data);
     at += t.data.byteLength;
   }
   return out;
 }
 
 /** Writes atomically: readers see either the old file or the complete new one, never a partial write. */
-export function saveSafetensors(filePath: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+export function saveSafetensors(filePath: string, tensors: Record<string, Tensor<FloatArray>>, metadata?: Record<string, string>): void {
   if (typeof filePath !== 'string' || filePath === '') throw typeError('saveSafetensors: path must be a non-empty string');
   const bytes = encodeSafetensors(tensors, metadata); // validate before touching the disk
   writeFileAtomically(filePath, bytes);
 }
 
-function validateTensors(tensors: Record<string, Tensor>): [string, Tensor][] {
+function validateTensors(tensors: Record<string, Tensor<FloatArray>>): [string, Tensor<FloatArray>][] {
   if (!isPlainObject(tensors)) throw typeError('tensors must be an object mapping names to {data, shape}');
   const entries = Object.entries(tensors);
   for (const [name, t] of entries) {
@@ -260,7 +282,9 @@ function validateTensors(tensors: Record<string, Tensor>): [string, Tensor][] {
     if (name === '') throw valueError('tensor names must be non-empty');
     if (name === METADATA_KEY) throw valueError(`'${METADATA_KEY}' is reserved and cannot name a tensor`);
     if (typeof t !== 'object' || t === null) throw typeError(`${where} must be an object {data, shape}`);
-    if (!(t.data instanceof Float32Array)) throw typeError(`${where}: data must be a Float32Array`);
+    if (!(t.data instanceof Float32Array || t.data instanceof Float64Array)) {
+      throw typeError(`${where}: data must be a Float32Array (F32) or a Float64Array (F64)`);
+    }
     if (!Array.isArray(t.shape) || !t.shape.every(isSizeInteger)) {
       throw typeError(`${where}: shape must be an array of non-negative integers`);
     }
@@ -280,9 +304,11 @@ function validateMetadata(metadata: Record<string, string> | undefined): void {
   }
 }
 
-function writeFloat32LE(out: Buffer, at: number, data: Float32Array): void {
+function writeFloatsLE(out: Buffer, at: number, data: FloatArray): void {
   if (LITTLE_ENDIAN) {
     out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+  } else if (data instanceof Float64Array) {
+    for (let i = 0; i < data.length; i++) out.writeDoubleLE(data[i], at + 8 * i);
   } else {
     for (let i = 0; i < data.length; i++) out.writeFloatLE(data[i], at + 4 * i);
   }

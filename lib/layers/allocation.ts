@@ -34,6 +34,17 @@ export function allocateFloat32(name: string, count: number): Float32Array {
   }
 }
 
+/** A zeroed Float64Array of `count` elements (float64 layers), or a coded RangeError naming `name`. */
+export function allocateFloat64(name: string, count: number): Float64Array {
+  checkElementCount(name, count);
+  try {
+    return new Float64Array(count);
+  } catch (error) {
+    throw Object.assign(valueError(`${name}: could not allocate ${count} elements (${formatBytes(count * 8)}): ` +
+      `${(error as Error).message}`), { cause: error });
+  }
+}
+
 // While a model is rebuilt from a file (loadModel), no module may need more parameters than the file
 // holds in all: a hostile config cannot make the loader allocate (and initialise) gigabytes that the
 // file's own weights could never fill. null: no budget (ordinary construction).

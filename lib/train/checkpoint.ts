@@ -5,7 +5,7 @@
 
 import { RnnkitFormatError } from '../errors';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors';
-import type { Tensor } from '../tensor';
+import type { FloatArray, Tensor } from '../tensor';
 import type { Optimizer } from '../blocks/optimizers';
 import type { EpochReport } from './reports';
 import type { Trainable } from './trainable';
@@ -29,7 +29,7 @@ const AVERAGE = 'average.parameters';  // fit's moving average of the weights (a
 /** `best`: the weights early stopping will restore; `average`: fit's weight average (null: none kept). */
 export function saveCheckpoint<E>(path: string, model: Trainable<E>, optimizer: Optimizer, state: TrainerState,
   best: Float32Array | null = null, average: Float32Array | null = null): void {
-  const tensors: Record<string, Tensor> = {};
+  const tensors: Record<string, Tensor<FloatArray>> = {};
   for (const [name, t] of Object.entries(model.stateDict())) tensors[`model.${name}`] = t;
   if (best) tensors[BEST] = { data: best, shape: [best.length] };
   if (average) tensors[AVERAGE] = { data: average, shape: [average.length] };
@@ -59,7 +59,7 @@ export function loadCheckpoint<E>(path: string, model: Trainable<E>, optimizer: 
     throw new RnnkitFormatError(`${path}: a checkpoint of a ${metadata.kind}, not of this ${model.kind}`);
   }
   const weights: Record<string, Tensor> = {};
-  const optimizerState: Record<string, Tensor | number> = JSON.parse(metadata.optimizer ?? '{}');
+  const optimizerState: Record<string, Tensor<FloatArray> | number> = JSON.parse(metadata.optimizer ?? '{}');
   for (const [name, t] of Object.entries(tensors)) {
     if (name.startsWith('model.')) weights[name.slice(6)] = t;
     else if (name.startsWith('optimizer.')) optimizerState[name.slice(10)] = t;
