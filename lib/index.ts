@@ -1,6 +1,6 @@
 // Public entry point of rnnkit.
 
-export type { Tensor } from './tensor';
+export type { Tensor, Tensor64, DType, FloatArray, ArrayOf } from './tensor';
 export { Random } from './random';
 export type { CellName, Nonlinearity } from './layers/cell-kind';
 export type { SequenceData } from './structures/sequence-input';
@@ -10,7 +10,7 @@ export type { RecurrentOptions, ForwardOptions, RecurrentOutput, OutputGradients
 export { RNN } from './layers/rnn';
 export type { RNNOptions } from './layers/rnn';
 export { GRU, type GRUOptions } from './layers/gru';
-export { LSTM } from './layers/lstm';
+export { LSTM, type LSTMOptions } from './layers/lstm';
 export { RecurrentCell } from './layers/recurrent-cell';
 export type { RecurrentCellOptions, CellForwardOptions, CellOutput, CellOutputGradients, CellInputGradients, CellTape } from './layers/recurrent-cell';
 export { RNNCell } from './layers/rnn-cell';

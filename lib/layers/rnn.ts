@@ -3,16 +3,17 @@
 import { describe } from '../check';
 import { valueError } from '../errors';
 import { NativeCell } from '../native';
+import type { DType } from '../tensor';
 import { Recurrent, type RecurrentOptions } from './recurrent';
 
-export interface RNNOptions extends RecurrentOptions {
+export interface RNNOptions<D extends DType = 'float32'> extends RecurrentOptions<D> {
   nonlinearity?: 'tanh' | 'relu';
 }
 
-export class RNN extends Recurrent {
+export class RNN<D extends DType = 'float32'> extends Recurrent<D> {
   readonly nonlinearity: 'tanh' | 'relu';
 
-  constructor(options: RNNOptions) {
+  constructor(options: RNNOptions<D>) {
     const nonlinearity = options?.nonlinearity ?? 'tanh';
     if (nonlinearity !== 'tanh' && nonlinearity !== 'relu') {
       throw valueError(`nonlinearity: expected 'tanh' or 'relu', got ${describe(nonlinearity)}`);
