@@ -38,8 +38,8 @@ export class ConditionedDecoder implements TokenDecoder<ConditionedState> {
     const inputSize = output.embeddingSize + (conditioning === 'every-step' ? contextSize : 0);
     this.rnn = makeRecurrent({ ...recurrent, bidirectional: false }, inputSize, seed + 1);
     this.bridge = conditioning === 'initial-state'
-      ? new Bridge(contextSize, this.rnn.numLayers, this.rnn.hiddenSize, seed + 2) : null;
-    this.head = new Linear({ inFeatures: this.rnn.hiddenSize, outFeatures: output.vocabSize, seed: seed + 3 });
+      ? new Bridge(contextSize, this.rnn.numLayers, this.rnn.hiddenStateSize, seed + 2) : null;
+    this.head = new Linear({ inFeatures: this.rnn.hiddenStateSize, outFeatures: output.vocabSize, seed: seed + 3 });
     this.stepper = {
       vocabSize: output.vocabSize,
       step: (tokens, state) => this.step(tokens, state),
@@ -88,11 +88,11 @@ export class ConditionedDecoder implements TokenDecoder<ConditionedState> {
   }
 
   *start(source: DecoderSource): Inference<ConditionedState> {
-    const B = source.batch, L = this.rnn.numLayers, H = this.rnn.hiddenSize;
-    const zeros = (): Tensor => ({ data: new Float32Array(L * B * H), shape: [L, B, H] });
+    const B = source.batch, L = this.rnn.numLayers, H = this.rnn.hiddenSize, W = this.rnn.hiddenStateSize;
+    const zeros = (width: number): Tensor => ({ data: new Float32Array(L * B * width), shape: [L, B, width] });
     return {
-      h: this.bridge ? (yield* this.bridge.initialState(source.context, B)).h0 : zeros(),
-      c: this.rnn.hasCellState ? zeros() : undefined,
+      h: this.bridge ? (yield* this.bridge.initialState(source.context, B)).h0 : zeros(W),
+      c: this.rnn.hasCellState ? zeros(H) : undefined,
       context: { data: source.context, shape: [B, this.contextSize] },
     };
   }

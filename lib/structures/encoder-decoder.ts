@@ -91,10 +91,16 @@ export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
     if (attention !== 'none' && (decoderSpec.numLayers ?? 1) !== 1) {
       throw valueError(`decoder.numLayers: the attention decoder has one layer, got ${decoderSpec.numLayers}`);
     }
-    const encoderSize = encoderSpec.hiddenSize * (encoderSpec.bidirectional ? 2 : 1);
+    if (attention !== 'none' && decoderSpec.projSize !== undefined) {
+      throw valueError(`decoder.projSize: the attention decoder's LSTM has no projection; projSize needs attention 'none', ` +
+        `got attention '${attention}'`);
+    }
+    const encoderUnits = encoderSpec.projSize ?? encoderSpec.hiddenSize;
+    const encoderSize = encoderUnits * (encoderSpec.bidirectional ? 2 : 1);
     if (attention === 'luong-dot' && decoderSpec.hiddenSize !== encoderSize) {
+      const which = encoderSpec.projSize !== undefined ? 'projSize' : 'hiddenSize';
       throw shapeError(`decoder.hiddenSize: attention 'luong-dot' scores s.h_j, so it must equal the encoder's output size ` +
-        `(encoder.hiddenSize ${encoderSpec.hiddenSize}${encoderSpec.bidirectional ? ' x 2 directions' : ''} = ${encoderSize}), got ${decoderSpec.hiddenSize}`);
+        `(encoder.${which} ${encoderUnits}${encoderSpec.bidirectional ? ' x 2 directions' : ''} = ${encoderSize}), got ${decoderSpec.hiddenSize}`);
     }
     const encoder = new Encoder(input, encoderSpec, seed);
     const decoder: TokenDecoder<unknown> = attention === 'none'

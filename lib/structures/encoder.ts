@@ -1,6 +1,7 @@
 // Reads input sequences with a recurrent stack. Gives the outputs of every
 // step (the memory attention reads) and a context vector per sequence: the
-// last layer's final state, both directions concatenated [B, D*H].
+// last layer's final state, both directions concatenated [B, D*H] (H: the
+// stack's hiddenStateSize, projSize for a projected LSTM).
 
 import { batchFloat32 } from '../layers/batch-scratch';
 import type { ParameterModule } from '../layers/module';
@@ -35,7 +36,7 @@ export class Encoder {
   }
 
   get outputSize(): number {
-    return this.rnn.numDirections * this.rnn.hiddenSize;
+    return this.rnn.numDirections * this.rnn.hiddenStateSize;
   }
 
   modules(prefix: string): Array<[string, ParameterModule]> {
@@ -68,7 +69,7 @@ export class Encoder {
   }
 
   private contextOf(hN: Tensor, batch: number): Float32Array {
-    const D = this.rnn.numDirections, H = this.rnn.hiddenSize, last = (this.rnn.numLayers - 1) * D;
+    const D = this.rnn.numDirections, H = this.rnn.hiddenStateSize, last = (this.rnn.numLayers - 1) * D;
     const context = batchFloat32('context', batch * D * H);
     for (let d = 0; d < D; d++) {
       for (let b = 0; b < batch; b++) {
@@ -79,7 +80,7 @@ export class Encoder {
   }
 
   private contextGradientToState(dContext: Float32Array): Tensor {
-    const D = this.rnn.numDirections, H = this.rnn.hiddenSize, L = this.rnn.numLayers;
+    const D = this.rnn.numDirections, H = this.rnn.hiddenStateSize, L = this.rnn.numLayers;
     const batch = dContext.length / (D * H), last = (L - 1) * D;
     const dhN = batchFloat32('dhN', L * D * batch * H);
     for (let d = 0; d < D; d++) {

@@ -14,6 +14,6 @@ export function makeRecurrent(spec: RecurrentSpec, inputSize: number, seed: numb
   switch (spec.cell) {
     case 'rnn': return new RNN({ ...options, nonlinearity: spec.nonlinearity ?? 'tanh' });
     case 'gru': return new GRU({ ...options, resetAfter: spec.resetAfter ?? true });
-    case 'lstm': return new LSTM(options);
+    case 'lstm': return new LSTM({ ...options, ...(spec.projSize ? { projSize: spec.projSize } : {}) });
   }
 }

@@ -4,6 +4,7 @@
 import { checkBoolean, checkNumberInRange, checkObject, checkPositiveInteger, describe } from '../check';
 import { valueError } from '../errors';
 import { gruCell, nativeCell, type CellName, type Nonlinearity } from '../layers/cell-kind';
+import { checkProjSize } from '../layers/recurrent';
 import { NativeCell } from '../native';
 
 /** A recurrent stack: cell, size, depth, direction, dropout between layers. */
@@ -16,6 +17,11 @@ export interface RecurrentSpec {
   dropout?: number;
   /** GRU only: false puts the reset gate before W_hn (Keras reset_after=False; default true, PyTorch's). */
   resetAfter?: boolean;
+  /**
+   * LSTM only: PyTorch's proj_size, h = W_hr (o * tanh(c)) of projSize units, in [1, hiddenSize) (default 0:
+   * none). The stack's outputs and final states are then projSize wide (a bidirectional one's 2 * projSize).
+   */
+  projSize?: number;
 }
 
 /** Per-step inputs: token ids through an embedding, or real-valued feature vectors. */
@@ -39,19 +45,28 @@ export interface TokenOutputSpec {
   labelSmoothing?: number;
 }
 
-/** The spec with its defaults filled in; resetAfter is kept only where it is false, so files written before it existed and after read the same. */
-export function checkRecurrentSpec(name: string, value: unknown): Required<Omit<RecurrentSpec, 'nonlinearity' | 'resetAfter'>> & { nonlinearity: Nonlinearity; resetAfter?: false } {
+/**
+ * The spec with its defaults filled in; resetAfter is kept only where it is false and projSize only where it is
+ * set, so files written before they existed and after read the same.
+ */
+export function checkRecurrentSpec(name: string, value: unknown): Required<Omit<RecurrentSpec, 'nonlinearity' | 'resetAfter' | 'projSize'>> & { nonlinearity: Nonlinearity; resetAfter?: false; projSize?: number } {
   const o = checkObject(name, value);
   nativeCell(`${name}.cell`, o.cell, o.nonlinearity ?? 'tanh');
   if (o.resetAfter !== undefined && o.cell !== 'gru') {
     throw valueError(`${name}.resetAfter: only a 'gru' cell has a reset gate, got cell ${describe(o.cell)}`);
   }
   const resetAfter = gruCell(`${name}.resetAfter`, o.resetAfter) === NativeCell.Gru;
+  const hiddenSize = checkPositiveInteger(`${name}.hiddenSize`, o.hiddenSize);
+  if (o.projSize !== undefined && o.cell !== 'lstm') {
+    throw valueError(`${name}.projSize: only an 'lstm' cell has a projection (PyTorch's proj_size), got cell ${describe(o.cell)}`);
+  }
+  const projSize = checkProjSize(`${name}.projSize`, o.projSize, null, hiddenSize);
   return {
     ...(resetAfter ? {} : { resetAfter: false as const }),
+    ...(projSize > 0 ? { projSize } : {}),
     cell: o.cell as CellName,
     nonlinearity: (o.nonlinearity ?? 'tanh') as Nonlinearity,
-    hiddenSize: checkPositiveInteger(`${name}.hiddenSize`, o.hiddenSize),
+    hiddenSize,
     numLayers: o.numLayers === undefined ? 1 : checkPositiveInteger(`${name}.numLayers`, o.numLayers, 64),
     bidirectional: o.bidirectional === undefined ? false : checkBoolean(`${name}.bidirectional`, o.bidirectional),
     dropout: o.dropout === undefined ? 0 : checkNumberInRange(`${name}.dropout`, o.dropout, 0, 1),

@@ -178,6 +178,73 @@ export const MODEL_CASES: ModelCase[] = [
     data: reversalData(7),
     outputs: (model, data) => translated(model as EncoderDecoder, data as EncoderDecoderExample[]),
   })),
+  // LSTMs with a projection (projSize, PyTorch's proj_size): h and the outputs are projSize wide, c stays hiddenSize.
+  {
+    name: 'ManyToMany (tokens -> classes, 2-layer LSTM projSize 3, streamed)',
+    make: (extra = {}) => new ManyToMany({
+      input: { type: 'tokens', vocabSize: 6, embeddingSize: 4 },
+      recurrent: { cell: 'lstm', hiddenSize: 6, projSize: 3, numLayers: 2, ...recurrentExtra(extra) },
+      output: { type: 'classes', numClasses: 6 }, seed: 31,
+    }) as SequenceModel<unknown>,
+    data: (seed, count) => {
+      const r = testRandom(seed);
+      return Array.from({ length: count }, (): ManyToManyExample => {
+        const input = randomTokens(r, lengths(r, 2, 7), 0, 6);
+        return { input, target: input.map((_, t) => (t >= 1 ? input[t - 1] : 0)) };
+      });
+    },
+    outputs: (model, data) => (data as ManyToManyExample[]).flatMap((e) => {
+      const m = model as ManyToMany;
+      let state: ReturnType<ManyToMany['step']>['state'] | undefined;
+      return (e.input as number[]).flatMap((x) => {
+        const r = m.step([x], state);
+        state = r.state;
+        return Array.from(r.outputs);
+      });
+    }),
+  },
+  {
+    name: 'ManyToOne (features -> real, bidirectional LSTM projSize 2)',
+    make: (extra = {}) => new ManyToOne({
+      input: { type: 'features', size: 3 }, recurrent: { cell: 'lstm', hiddenSize: 5, projSize: 2, bidirectional: true, ...recurrentExtra(extra) },
+      output: { type: 'real', size: 2 }, seed: 32,
+    }) as SequenceModel<unknown>,
+    data: (seed, count) => {
+      const r = testRandom(seed);
+      return Array.from({ length: count }, (): ManyToOneExample => {
+        const input = randomVectors(r, lengths(r, 1, 6), 3);
+        return { input, target: [input.reduce((a, v) => a + v[0], 0), input[0][1]] };
+      });
+    },
+    outputs: (model, data) => flat((model as ManyToOne).predict((data as ManyToOneExample[]).map((e) => e.input))),
+  },
+  {
+    name: 'OneToMany (class condition, first step, LSTM projSize 4)',
+    make: (extra = {}) => new OneToMany({
+      condition: { type: 'class', numClasses: 3, embeddingSize: 4 }, conditioning: 'first-step',
+      recurrent: { cell: 'lstm', hiddenSize: 6, projSize: 4, ...recurrentExtra(extra) }, output: { vocabSize: 7, embeddingSize: 4, startToken: 0, endToken: 1 },
+      seed: 33, scheduledSampling: extra.scheduledSampling,
+    }) as SequenceModel<unknown>,
+    data: (seed, count) => {
+      const r = testRandom(seed);
+      return Array.from({ length: count }, (): OneToManyExample => {
+        const c = r.nextInt(3);
+        return { input: c, target: Array.from({ length: 2 + c }, (_, t) => 2 + ((c + t) % 5)) };
+      });
+    },
+    outputs: (model, data) => generated((model as OneToMany).generate((data as OneToManyExample[]).map((e) => e.input), { maxLength: 8 })),
+  },
+  {
+    name: 'EncoderDecoder (context initial state, bidirectional LSTM projSize 2 -> 2-layer LSTM projSize 3)',
+    make: (extra = {}) => new EncoderDecoder({
+      input: { type: 'tokens', vocabSize: 7, embeddingSize: 4 },
+      encoder: { cell: 'lstm', hiddenSize: 5, projSize: 2, bidirectional: true, ...recurrentExtra(extra) },
+      decoder: { cell: 'lstm', hiddenSize: 6, projSize: 3, numLayers: 2 }, output: { vocabSize: 7, embeddingSize: 4, startToken: 0, endToken: 1 },
+      context: 'initial-state', seed: 34, scheduledSampling: extra.scheduledSampling,
+    }) as SequenceModel<unknown>,
+    data: reversalData(7),
+    outputs: (model, data) => translated(model as EncoderDecoder, data as EncoderDecoderExample[]),
+  },
 ];
 
 function generated(results: Array<{ tokens: number[]; logProb: number }>): number[] {

@@ -15,6 +15,7 @@ import { writeFileAtomically } from '../atomic-write';
 import { decoderStepGraph, encoderGraph, oneToManyStartGraph, oneToManyStepGraph } from './decoder-graphs';
 import type { GraphBuilder } from './graph-builder';
 import { layerGraph } from './layer-graph';
+import { checkExportable } from './recurrent-nodes';
 import { manyToManyGraph, manyToManyStepGraph, manyToOneGraph } from './sequence-graphs';
 
 /**
@@ -76,6 +77,7 @@ function siblingPath(filePath: string, graph: string): string {
 type Builders = Partial<Record<OnnxGraphName, () => GraphBuilder>>;
 
 function buildersOf(model: Exportable): Builders {
+  for (const [where, rnn] of recurrentStacks(model)) checkExportable(rnn, where);
   if (model instanceof Recurrent) return { sequence: () => layerGraph(model) };
   if (model instanceof ManyToOne) return { sequence: () => manyToOneGraph(model) };
   if (model instanceof ManyToMany) {
@@ -90,6 +92,18 @@ function buildersOf(model: Exportable): Builders {
   const name = (model as object).constructor?.name ?? 'this object';
   throw new RnnkitError(`model: ${name} cannot be exported to ONNX; exportable are ${EXPORTABLE} ` +
     '(a cell or a building block runs inside one of them)', 'ERR_RNNKIT_UNSUPPORTED');
+}
+
+/** The recurrent stacks of a model, with their places in it (a layer alone: ''). */
+function recurrentStacks(model: Exportable): Array<[string, Recurrent<'float32' | 'float64'>]> {
+  if (model instanceof Recurrent) return [['', model as Recurrent<'float32' | 'float64'>]];
+  if (model instanceof ManyToOne || model instanceof ManyToMany) return [['encoder.rnn', model.encoder.rnn]];
+  if (model instanceof OneToMany) return [['decoder.rnn', model.decoder.rnn]];
+  if (model instanceof EncoderDecoder) {
+    const decoder = (model.decoder as { rnn?: unknown }).rnn;
+    return [['encoder.rnn', model.encoder.rnn], ...(decoder instanceof Recurrent ? [['decoder.rnn', decoder] as [string, Recurrent]] : [])];
+  }
+  return [];
 }
 
 function encodeGraph(model: Exportable, builders: Builders, graph: OnnxGraphName, metadata?: Record<string, string>): Uint8Array {

@@ -3,8 +3,10 @@
 // LSTM [i,f,g,o] -> ONNX [i,o,f,c]; GRU [r,z,n] -> [z,r,h], linear_before_reset=1
 // (PyTorch's b_hn inside r * (W_hn h + b_hn)), or 0 for resetAfter: false (Keras's
 // reset_after=False: W_hn (r * h) + b_hn, ONNX's default GRU). Dropout is a training-only
-// operation, so the inference graph has none.
+// operation, so the inference graph has none. ONNX's LSTM has no projection (PyTorch's
+// proj_size), so a projSize LSTM is refused, as is a float64 layer (the graphs are float).
 
+import { RnnkitError } from '../../errors';
 import { GRU } from '../../layers/gru';
 import { LSTM } from '../../layers/lstm';
 import type { Recurrent } from '../../layers/recurrent';
@@ -36,7 +38,24 @@ export interface StackValues {
 const GATE_ORDER: Record<OnnxCell, number[]> = { 'rnn-tanh': [0], 'rnn-relu': [0], gru: [1, 0, 2], lstm: [0, 3, 1, 2] };
 const OP: Record<OnnxCell, string> = { 'rnn-tanh': 'RNN', 'rnn-relu': 'RNN', gru: 'GRU', lstm: 'LSTM' };
 
+/**
+ * Throws ERR_RNNKIT_UNSUPPORTED for a stack ONNX's ops cannot express: an LSTM with projSize, or a float64
+ * layer. `where`: the stack's place in the model (e.g. 'encoder.rnn'), '' for a layer exported alone.
+ */
+export function checkExportable(rnn: Recurrent<'float32' | 'float64'>, where = ''): void {
+  const kind = rnn.constructor.name, at = where ? ` (${where})` : '';
+  if (rnn.dtype !== 'float32') {
+    throw new RnnkitError(`dtype: ONNX export takes float32 layers; this ${kind}${at} is dtype '${rnn.dtype}' ` +
+      `(load its stateDict into a float32 ${kind} to export it)`, 'ERR_RNNKIT_UNSUPPORTED');
+  }
+  if (rnn.projSize > 0) {
+    throw new RnnkitError(`projSize: ONNX's LSTM operator has no projection (PyTorch's proj_size), so an LSTM with ` +
+      `projSize ${rnn.projSize}${at} cannot be exported to ONNX`, 'ERR_RNNKIT_UNSUPPORTED');
+  }
+}
+
 export function stackWeights(rnn: Recurrent): StackWeights {
+  checkExportable(rnn);
   const cell: OnnxCell = rnn instanceof GRU ? 'gru' : rnn instanceof LSTM ? 'lstm'
     : rnn instanceof RNN && rnn.nonlinearity === 'relu' ? 'rnn-relu' : 'rnn-tanh';
   return {
