@@ -274,6 +274,20 @@ describe('LSTM projSize (PyTorch proj_size)', function () {
       await ed.fit([{ input: [2, 3], target: [3, 2] }, { input: [4], target: [4] }], { epochs: 1, batchSize: 2 });
       assert.equal(ed.predict([[2, 3]], { maxLength: 4 }).length, 1);
     });
+
+    it('attention reads a projected encoder: memory is D*projSize wide', async () => {
+      const ed = new EncoderDecoder({ input: { type: 'tokens', vocabSize: 6, embeddingSize: 3 },
+        encoder: { cell: 'lstm', hiddenSize: 5, projSize: 2, bidirectional: true }, decoder: { cell: 'gru', hiddenSize: 6 },
+        output: { vocabSize: 6, embeddingSize: 3, startToken: 0, endToken: 1 }, attention: 'bahdanau' });
+      assert.deepEqual(Object.fromEntries(ed.parameterShapes())['decoder.head.weight'], [6, 6 + 4], 'head: decoder state + context of D*projSize');
+      const data = [{ input: [2, 3, 4], target: [4, 3, 2] }, { input: [5], target: [5] }];
+      const before = await ed.evaluate(data);
+      await ed.fit(data, { epochs: 20, batchSize: 2, optimizer: { type: 'adam', lr: 0.05 } });
+      assert.ok((await ed.evaluate(data)) < before, 'training lowers the loss');
+      const [t] = ed.predict([[2, 3, 4]], { maxLength: 5 });
+      assert.equal(t.attention!.length, t.tokens.length + 1);
+      assert.equal(t.attention![0].length, 3);
+    });
   });
 
   describe('ONNX export refuses it (ONNX LSTM has no projection)', () => {
