@@ -146,6 +146,7 @@ interface TrainOptions extends CommonOptions {
   embeddingDropout?: number;
   encoderOutputDropout?: number;
   headDropout?: number;
+  labelSmoothing?: number;
   weightDecay?: number;
   average?: number;
   segment?: number;
@@ -167,6 +168,7 @@ function resolveSettings(task: AnyTask, o: TrainOptions): Settings {
   applies('--embedding-dropout', 'structureDropout', o.embeddingDropout);
   applies('--encoder-output-dropout', 'structureDropout', o.encoderOutputDropout);
   applies('--head-dropout', 'structureDropout', o.headDropout);
+  applies('--label-smoothing', 'labelSmoothing', o.labelSmoothing);
   const budget = o.budget ?? (o.epochs === undefined ? task.defaults.budgetMs : undefined);
   const epochs = o.epochs ?? (o.budget === undefined ? task.defaults.epochs : undefined);
   const d: Settings = { ...task.defaults, ...(task.defaultsFor?.(budget, epochs) ?? {}) };
@@ -186,6 +188,7 @@ function resolveSettings(task: AnyTask, o: TrainOptions): Settings {
     evalBeam: o.evalBeam ?? d.evalBeam,
     segment: o.segment ?? d.segment,
     weightDecay: o.weightDecay ?? d.weightDecay,
+    labelSmoothing: o.labelSmoothing ?? d.labelSmoothing,
     average: o.average ?? d.average,
   };
   const structureDropout = {
@@ -429,6 +432,7 @@ Examples:
     .option('--embedding-dropout <p>', 'g2p: dropout on the token embeddings, in [0, 1)', numberIn(0, 0.95))
     .option('--encoder-output-dropout <p>', 'g2p: dropout on the encoder outputs (attention memory and context), in [0, 1)', numberIn(0, 0.95))
     .option('--head-dropout <p>', "g2p: dropout on the output head's input, in [0, 1)", numberIn(0, 0.95))
+    .option('--label-smoothing <e>', 'g2p: label smoothing of the cross-entropy, in [0, 1)', numberIn(0, 0.95))
     .option('--weight-decay <w>', 'AdamW with this decoupled weight decay (default 0: Adam)', numberIn(0, 1))
     .option('--average <decay>', 'keep a moving average of the weights with this decay (e.g. 0.999) and use it', numberIn(0, 0.99999, true))
     .option('--segment <n>', 'moby: characters per training sequence', positiveInt(100000))

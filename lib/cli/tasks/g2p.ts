@@ -132,7 +132,7 @@ export const g2p: Task<EncoderDecoder, EncoderDecoderExample, G2PState> = {
     hidden: 256, cell: 'gru', embedding: 64, layers: 1, dropout: 0, batchSize: 64, lr: 3e-3, clipNorm: 1, seed: 1,
     budgetMs: 160000, attention: 'bahdanau', evalBeam: 5,
   },
-  options: ['attention', 'evalSize', 'evalBeam', 'structureDropout'],
+  options: ['attention', 'evalSize', 'evalBeam', 'structureDropout', 'labelSmoothing'],
   // Chosen on the validation split (2 cores): within a few minutes a 192-unit model with
   // batches of 32 (more updates) learns fastest; for 20 minutes, 256 units with batches of 64.
   defaultsFor(budgetMs, epochs) {
@@ -172,7 +172,10 @@ export const g2p: Task<EncoderDecoder, EncoderDecoderExample, G2PState> = {
       input: { type: 'tokens', vocabSize: p.letters.size, embeddingSize: settings.embedding },
       encoder: { cell: settings.cell, hiddenSize: settings.hidden, numLayers: settings.layers, bidirectional: true, dropout: settings.dropout },
       decoder: { cell: settings.cell, hiddenSize: settings.hidden },
-      output: { vocabSize: p.phonemes.size, embeddingSize: settings.embedding, startToken: 0, endToken: 1 },
+      output: {
+        vocabSize: p.phonemes.size, embeddingSize: settings.embedding, startToken: 0, endToken: 1,
+        labelSmoothing: settings.labelSmoothing,
+      },
       attention: settings.attention ?? 'bahdanau',
       dropout: settings.structureDropout,
       seed: settings.seed,

@@ -12,7 +12,7 @@ export type Conditioning = 'first-step' | 'every-step';
 
 /** Everything that defines a run; saved in the model file so `eval` rebuilds the same data. */
 /** Settings that only some tasks take (the CLI refuses their flags elsewhere). */
-export type TaskOption = 'attention' | 'conditioning' | 'evalSize' | 'evalBeam' | 'structureDropout' | 'segment';
+export type TaskOption = 'attention' | 'conditioning' | 'evalSize' | 'evalBeam' | 'structureDropout' | 'labelSmoothing' | 'segment';
 
 export interface Settings {
   hidden: number;
@@ -32,6 +32,8 @@ export interface Settings {
   evalSize?: number;
   /** g2p: beam width of the second evaluation, beside greedy decoding (1: greedy only). */
   evalBeam?: number;
+  /** g2p: label smoothing of the decoder's cross-entropy. */
+  labelSmoothing?: number;
   /** g2p: dropout outside the recurrent stacks (EncoderDecoderOptions.dropout). */
   structureDropout?: StructureDropout;
   /** AdamW's decoupled weight decay (0 or absent: Adam). */
