@@ -18,6 +18,11 @@
 namespace rnnkit {
 namespace {
 
+// Forward packs W_ih and W_hh once per call (one pass over each) when there are
+// several steps or many rows; a one-step call with a few rows (a streaming step)
+// reads them as they are (rows_gemm's register-transposing kernel).
+inline bool forward_packs(int T, int B) { return T >= 2 || B >= 8; }
+
 // Workspace layout of one direction, in floats.
 //   gates  [T,B,GH]   x W_ih^T (+ h W_hh^T for RNN/LSTM), overwritten in place at
 //                     each step by the activations backward needs (GRU r,z,n;
@@ -27,15 +32,17 @@ namespace {
 //   cs     [T+1,B,H]  cell states, LSTM only
 //   step   [B,GH]     GRU: h W_hh^T of the current step, then d(h W_hh^T)
 //   bias   [bias_width] combined biases
+//   fwd_ih, fwd_hh, fwd_hn  W_ih, W_hh (GruResetBefore: its r, z rows, and fwd_hn its n rows) packed
+//          for forward's products (rows_gemm_pack) when forward_packs(T, B); empty otherwise
 //   backward only: wpack  W_hh packed for the per-step products d(gh) W_hh (float with AVX2,
 //          packed_gemm.h; GruResetBefore: its r, z rows, and wpack_n its n rows, as two products);
 //          wpack_ih  W_ih packed likewise, so that dx_t = d(gi_t) W_ih runs inside the time loop
 //          (one direction); dgates [T,B,GH] d(gi); dghn [T,B,H] GRU
 //          d(W_hn h + b_hn); dh, dh_next, dc [B,H]
-// Forward's products (x W_ih^T for all steps, h W_hh^T per step) are rows_gemm on the
-// weights as they are: a sequence gives the same bits alone or in any batch (rows_gemm.h).
+// Forward's products (x W_ih^T for all steps, h W_hh^T per step) are rows_gemm: a sequence
+// gives the same bits alone or in any batch, packed weights or not (rows_gemm.h).
 struct Layout {
-  size_t gates, ghn, hs, cs, step, bias, wpack, wpack_n, wpack_ih, dgates, dghn, dh, dh_next, dc, forward_total, total;
+  size_t gates, ghn, hs, cs, step, bias, fwd_ih, fwd_hh, fwd_hn, wpack, wpack_n, wpack_ih, dgates, dghn, dh, dh_next, dc, forward_total, total;
   Layout(Cell cell, int T, int B, int I, int H) {
     const size_t TB = size_t(T) * B, GH = size_t(gate_count(cell)) * H, BH = size_t(B) * H;
     const bool gru = is_gru(cell), lstm = cell == Cell::Lstm, before = cell == Cell::GruResetBefore;
@@ -46,6 +53,10 @@ struct Layout {
     cs = at;      at += lstm ? (size_t(T) + 1) * BH : 0;
     step = at;    at += gru ? size_t(B) * GH : 0;
     bias = at;    at += size_t(bias_width(cell, H));
+    const bool pack = forward_packs(T, B);
+    fwd_ih = at;  at += pack ? rows_gemm_packed_floats(int(GH), I) : 0;
+    fwd_hh = at;  at += pack ? rows_gemm_packed_floats(before ? 2 * H : int(GH), H) : 0;
+    fwd_hn = at;  at += pack && before ? rows_gemm_packed_floats(H, H) : 0;
     forward_total = at;
     wpack = at;   at += packed_floats(before ? 2 * H : int(GH), H);
     wpack_n = at; at += before ? packed_floats(H, H) : 0;
@@ -165,12 +176,23 @@ int time_loop_parts(Cell cell, int T, int B, int H, int threads, int directions)
 }
 
 template <typename Real>
-void direction_project_input(Real* ws, const Real* x, const Real* w_ih, const Real* b_ih, const Real* b_hh,
-                             const DirectionShape& s) {
+void direction_project_input(Real* ws, const Real* x, const Real* w_ih, const Real* w_hh, const Real* b_ih,
+                             const Real* b_hh, const DirectionShape& s) {
   const Layout L(s.cell, s.T, s.B, s.I, s.H);
-  const int GH = gate_count(s.cell) * s.H;
+  const int GH = gate_count(s.cell) * s.H, H = s.H;
   combine_bias(ws + L.bias, b_ih, b_hh, s.cell, s.H);
-  rows_gemm(ws + L.gates, GH, x, s.I, w_ih, s.I, s.T * s.B, GH, s.I, false);
+  const Real* packed_ih = nullptr;
+  if (forward_packs(s.T, s.B)) {
+    rows_gemm_pack(ws + L.fwd_ih, w_ih, s.I, GH, s.I);
+    packed_ih = ws + L.fwd_ih;
+    if (s.cell == Cell::GruResetBefore) {
+      rows_gemm_pack(ws + L.fwd_hh, w_hh, H, 2 * H, H);
+      rows_gemm_pack(ws + L.fwd_hn, w_hh + size_t(2) * H * H, H, H, H);
+    } else {
+      rows_gemm_pack(ws + L.fwd_hh, w_hh, H, GH, H);
+    }
+  }
+  rows_gemm(ws + L.gates, GH, x, s.I, w_ih, s.I, s.T * s.B, GH, s.I, false, packed_ih);
 }
 
 template <typename Real>
@@ -202,6 +224,9 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
   Real* hs = ws + L.hs;
   Real* cs = ws + L.cs;
   Real* step = ws + L.step;
+  const bool packed = forward_packs(T, B);  // by direction_project_input
+  const Real* fwd_hh = packed ? ws + L.fwd_hh : nullptr;
+  const Real* fwd_hn = packed ? ws + L.fwd_hn : nullptr;
 
   StepRows<Real> st;
   st.b0 = b0; st.H = H; st.lengths = lengths; st.relu = cell == Cell::RnnRelu;
@@ -217,9 +242,9 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
     const int t = s.reverse ? T - 1 - k : k;
     const Real* h_prev = hs + size_t(input_slot(s, t)) * BH;
     Real* gates_t = ws + L.gates + size_t(t) * B * GH;
-    if (before) rows_gemm(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, 2 * H, H, false);
-    else if (gru) rows_gemm(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, false);
-    else rows_gemm(gates_t + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, true);
+    if (before) rows_gemm(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, 2 * H, H, false, fwd_hh);
+    else if (gru) rows_gemm(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, false, fwd_hh);
+    else rows_gemm(gates_t + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, true, fwd_hh);
     st.b1 = b1;
     st.t = t;
     st.h_prev = h_prev;
@@ -234,7 +259,7 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
     if (before) {  // r first, then the n block's product on r * h_prev
       gru_reset_before_forward_a(st);
       rows_gemm(step + size_t(b0) * GH + 2 * H, GH, st.ghn + size_t(b0) * H, H, w_hh + size_t(2) * H * H, H, rows, H,
-                H, false);
+                H, false, fwd_hn);
       gru_reset_before_forward_b(st);
     } else {
       forward_pass(cell, st);
@@ -374,7 +399,7 @@ template <typename Real>
 void direction_forward(Real* y, int ldy, Real* hN, Real* cN, Real* ws, const Real* x, const Real* w_ih,
                        const Real* w_hh, const Real* b_ih, const Real* b_hh, const Real* h0, const Real* c0,
                        const int* lengths, const DirectionShape& s) {
-  direction_project_input(ws, x, w_ih, b_ih, b_hh, s);
+  direction_project_input(ws, x, w_ih, w_hh, b_ih, b_hh, s);
   const int parts = time_loop_parts(s.cell, s.T, s.B, s.H, num_threads(), 1);
   run_time_loops(1, parts, s.B, s.T, rows_handover_safe<Real>(s, false), [&](RowLease& rows) {
     direction_forward_rows(y, ldy, hN, cN, ws, w_hh, h0, c0, lengths, s, rows);
@@ -401,7 +426,7 @@ void direction_backward(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0, Real
 
 #define RNNKIT_INSTANTIATE(Real)                                                                                    \
   template void direction_project_input<Real>(Real*, const Real*, const Real*, const Real*, const Real*,           \
-                                              const DirectionShape&);                                               \
+                                              const Real*, const DirectionShape&);                                  \
   template void direction_prepare_backward<Real>(Real*, const Real*, const Real*, bool, const DirectionShape&);     \
   template void direction_forward_rows<Real>(Real*, int, Real*, Real*, Real*, const Real*, const Real*,              \
                                              const Real*, const int*, const DirectionShape&, RowLease&);            \

@@ -105,7 +105,7 @@ void stack_forward(Real* y, Real* hN, Real* cN, Real* ws, const Real* params, co
     const int I = layer_input_size(c, l);
     for (int d = 0; d < D; ++d) {  // input projections: big GEMMs, split over the pool
       const ParamOffsets p = param_offsets(c, l, d);
-      direction_project_input(ws + S.direction(c, l, d), layer_in, params + p.w_ih,
+      direction_project_input(ws + S.direction(c, l, d), layer_in, params + p.w_ih, params + p.w_hh,
                               c.bias ? params + p.b_ih : nullptr, c.bias ? params + p.b_hh : nullptr,
                               DirectionShape{c.cell, T, B, I, H, d == 1});
     }
