@@ -158,6 +158,12 @@ export interface NativeBlockKernels {
   /** average += (1 - decay) * (x - average), element by element in the arrays' precision. */
   movingAverage(average: FA, x: FA, decay: number): void;
   movingAverageAsync(average: FA, x: FA, decay: number): Promise<void>;
+  /**
+   * y = x * mask: each element 0 with probability p, else scaled by 1 / (1 - p); the mask follows from
+   * (seed, stream) alone, so the same call on a gradient is the backward. y may be x itself.
+   */
+  dropout(y: F32, x: F32, p: number, seed: number, stream: number): void;
+  dropoutAsync(y: F32, x: F32, p: number, seed: number, stream: number): Promise<void>;
   /** result[0] = how many of x are NaN or infinite. */
   countNonfinite(x: FA, result: F64): void;
   countNonfiniteAsync(x: FA, result: F64): Promise<void>;

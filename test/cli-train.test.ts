@@ -26,7 +26,9 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { task: 'g2p', args: ['--budget', '2s', '--hidden', '16', '--embedding', '8', '--eval-size', '40'], metrics: ['per', 'word_accuracy'], pictures: ['loss.svg', 'attention.svg'] },
+  { task: 'g2p', args: ['--budget', '2s', '--hidden', '16', '--embedding', '8', '--eval-size', '40', '--embedding-dropout', '0.1',
+    '--encoder-output-dropout', '0.1', '--head-dropout', '0.2', '--weight-decay', '0.01', '--average', '0.9', '--label-smoothing', '0.1'],
+  metrics: ['per', 'word_accuracy', 'beam_per', 'beam_word_accuracy'], pictures: ['loss.svg', 'attention.svg'] },
   { task: 'names-gender', args: ['--budget', '1s', '--hidden', '8', '--embedding', '8'], metrics: ['accuracy'], pictures: ['loss.svg'] },
   { task: 'names-generate', args: ['--budget', '1s', '--hidden', '8', '--embedding', '8', '--conditioning', 'first-step'], metrics: ['bits_per_char'], pictures: ['loss.svg'] },
   { task: 'births', args: ['--budget', '1s', '--hidden', '8', '--layers', '1'], metrics: ['mae', 'mae_ratio', 'baseline_mae'], pictures: ['loss.svg'] },
@@ -61,6 +63,15 @@ describe('rnnkit CLI: train, save, eval on every task', function () {
       assert.deepEqual(JSON.parse(metadata['rnnkit.metrics']), result.metrics);
       assert.ok(JSON.parse(metadata['rnnkit.vocab']));
       assert.ok(JSON.parse(metadata['rnnkit.settings']).hidden > 0);
+      if (c.task === 'g2p') {
+        // The regularisation flags reach the model and the run's settings.
+        const settings = JSON.parse(metadata['rnnkit.settings']);
+        assert.deepEqual(settings.structureDropout, { embedding: 0.1, encoderOutput: 0.1, headInput: 0.2 });
+        assert.equal(settings.weightDecay, 0.01);
+        assert.equal(settings.average, 0.9);
+        assert.equal(JSON.parse(metadata.config).output.labelSmoothing, 0.1);
+        assert.deepEqual(JSON.parse(metadata.config).dropout, { embedding: 0.1, encoderOutput: 0.1, headInput: 0.2 });
+      }
 
       const e = await rnnkit(['eval', out, '--json']);
       assert.equal(e.code, 0, e.stderr);
@@ -76,7 +87,8 @@ describe('rnnkit CLI: train, save, eval on every task', function () {
     const pictures = path.join(dir, 'eval-pictures');
     const r = await rnnkit(['eval', trained.get('g2p')!.model, '--out', pictures]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /phoneme error rate \(test\)\s+\d\.\d{4}/);
+    assert.match(r.stdout, /phoneme error rate \(test, greedy\)\s+\d\.\d{4}/);
+    assert.match(r.stdout, /word accuracy \(test, beam 5\)\s+\d\.\d{4}/);
     assert.match(r.stdout, /identical to the metrics saved at training time/);
     assert.ok(fs.existsSync(path.join(pictures, 'loss.svg')));
     assert.ok(fs.existsSync(path.join(pictures, 'attention.svg')));

@@ -43,24 +43,25 @@ describe('fit: weight averaging', function () {
   });
 
   for (const part of ['ManyToOne', 'EncoderDecoder']) {
-    it(`${part}: fit ends with the moving average of the weights after each step (from startStep)`, async function () {
+    it(`${part}: fit ends with the moving average of the weights after each step (from startStep, with warmup)`, async function () {
       const c = byName(part), data = c.data(1, 40);
-      for (const startStep of [0, 4]) {
+      for (const [startStep, warmup] of [[0, false], [4, false], [0, true], [3, true]] as const) {
         const model = c.make();
         const decay = 0.8;
         const expected = model.parameters.slice();
         let step = 0;
         await model.fit(data, {
-          ...OPTIONS, epochs: 2, averaging: { decay, startStep },
+          ...OPTIONS, epochs: 2, averaging: { decay, startStep, warmup },
           onBatchEnd: (r) => {
             if (r.skipped) return;
             step++;
+            const n = step - startStep;
             if (step === startStep) expected.set(model.parameters);
-            else if (step > startStep) referenceAverage(expected, model.parameters, decay);
+            else if (step > startStep) referenceAverage(expected, model.parameters, warmup ? Math.min(decay, (1 + n) / (10 + n)) : decay);
           },
         });
         assert.ok(step > startStep + 3, `${step} steps`);
-        assertSameBits(model.parameters, expected, `startStep ${startStep}`);
+        assertSameBits(model.parameters, expected, `startStep ${startStep}, warmup ${warmup}`);
       }
     });
   }
@@ -78,6 +79,28 @@ describe('fit: weight averaging', function () {
     });
     const bestLoss = Math.min(...h2.epochs.map((e) => e.validationLoss as number));
     assert.equal(await kept.evaluate(validation, { batchSize: 8 }), bestLoss);
+  });
+
+  it('a batch report\'s withAverage runs work with the average in the weights, then puts the training weights back', async function () {
+    const c = byName('ManyToOne'), data = c.data(4, 40);
+    const model = c.make();
+    const decay = 0.8;
+    const expected = model.parameters.slice();
+    let checked = 0;
+    await model.fit(data, {
+      ...OPTIONS, epochs: 1, averaging: { decay },
+      onBatchEnd: async (r) => {
+        if (!r.skipped) referenceAverage(expected, model.parameters, decay);
+        assert.ok(r.withAverage, 'averaging on: the report has withAverage');
+        const training = model.parameters.slice();
+        const seen = await r.withAverage!(async () => model.parameters.slice());
+        assertSameBits(seen, expected, 'inside withAverage');
+        assertSameBits(model.parameters, training, 'after withAverage');
+        checked++;
+      },
+    });
+    assert.ok(checked >= 4, `${checked} batches`);
+    await model.fit(data, { ...OPTIONS, epochs: 1, onBatchEnd: (r) => assert.equal(r.withAverage, undefined) });
   });
 
   it('a checkpoint carries the average: a resumed fit ends bit-identical to an uninterrupted one', async function () {

@@ -15,7 +15,7 @@ import { loadRun, MODEL_FILE, saveRun, type SavedRun } from './model-store';
 import { lossCurveSvg, writePicture } from './pictures';
 import { Progress } from './progress';
 import { TASKS, findTask } from './tasks';
-import { UsageError, type AnyTask, type GenerateOptions, type Output, type Prepared, type Settings } from './tasks/task';
+import { UsageError, type AnyTask, type GenerateOptions, type Output, type Prepared, type Settings, type TaskOption } from './tasks/task';
 import { trainModel } from './trainer';
 import { joinWorkers, perWorkerBatch, threadsPerWorker } from './workers';
 import { evaluateLoss } from '../train/fit';
@@ -142,12 +142,19 @@ interface TrainOptions extends CommonOptions {
   seed?: number;
   out?: string;
   evalSize?: number;
+  evalBeam?: number;
+  embeddingDropout?: number;
+  encoderOutputDropout?: number;
+  headDropout?: number;
+  labelSmoothing?: number;
+  weightDecay?: number;
+  average?: number;
   segment?: number;
   pictures?: boolean;
 }
 
 function resolveSettings(task: AnyTask, o: TrainOptions): Settings {
-  const applies = (flag: string, key: 'attention' | 'conditioning' | 'evalSize' | 'segment', value: unknown) => {
+  const applies = (flag: string, key: TaskOption, value: unknown) => {
     if (value !== undefined && !task.options.includes(key)) {
       const users = TASKS.filter((t) => t.options.includes(key)).map((t) => t.name).join(', ');
       throw new UsageError(`${flag} does not apply to task '${task.name}' (it applies to: ${users})`);
@@ -157,6 +164,11 @@ function resolveSettings(task: AnyTask, o: TrainOptions): Settings {
   applies('--conditioning', 'conditioning', o.conditioning);
   applies('--eval-size', 'evalSize', o.evalSize);
   applies('--segment', 'segment', o.segment);
+  applies('--eval-beam', 'evalBeam', o.evalBeam);
+  applies('--embedding-dropout', 'structureDropout', o.embeddingDropout);
+  applies('--encoder-output-dropout', 'structureDropout', o.encoderOutputDropout);
+  applies('--head-dropout', 'structureDropout', o.headDropout);
+  applies('--label-smoothing', 'labelSmoothing', o.labelSmoothing);
   const budget = o.budget ?? (o.epochs === undefined ? task.defaults.budgetMs : undefined);
   const epochs = o.epochs ?? (o.budget === undefined ? task.defaults.epochs : undefined);
   const d: Settings = { ...task.defaults, ...(task.defaultsFor?.(budget, epochs) ?? {}) };
@@ -173,8 +185,20 @@ function resolveSettings(task: AnyTask, o: TrainOptions): Settings {
     attention: o.attention ?? d.attention,
     conditioning: o.conditioning ?? d.conditioning,
     evalSize: o.evalSize ?? d.evalSize,
+    evalBeam: o.evalBeam ?? d.evalBeam,
     segment: o.segment ?? d.segment,
+    weightDecay: o.weightDecay ?? d.weightDecay,
+    labelSmoothing: o.labelSmoothing ?? d.labelSmoothing,
+    average: o.average ?? d.average,
   };
+  const structureDropout = {
+    ...d.structureDropout,
+    ...(o.embeddingDropout !== undefined ? { embedding: o.embeddingDropout } : {}),
+    ...(o.encoderOutputDropout !== undefined ? { encoderOutput: o.encoderOutputDropout } : {}),
+    ...(o.headDropout !== undefined ? { headInput: o.headDropout } : {}),
+  };
+  if (Object.values(structureDropout).some((p) => p > 0)) s.structureDropout = structureDropout;
+  else delete s.structureDropout;
   if (o.dropout !== undefined && o.dropout > 0 && s.layers < 2) {
     throw new UsageError('--dropout acts between stacked layers: use it with --layers 2 or more');
   }
@@ -218,7 +242,10 @@ async function train(taskName: string, o: TrainOptions): Promise<void> {
   say(`  ${settings.cell.toUpperCase()} hidden ${settings.hidden}` +
     (task.options.includes('attention') ? `, attention ${settings.attention}` : '') +
     (task.options.includes('conditioning') ? `, conditioning ${settings.conditioning}` : '') +
-    `, ${model.numParameters} parameters; Adam lr ${settings.lr}, batch ${settings.batchSize}, seed ${settings.seed}, ` +
+    `, ${model.numParameters} parameters; ${settings.weightDecay ? `AdamW (weight decay ${settings.weightDecay})` : 'Adam'} lr ${settings.lr}` +
+    (settings.average ? `, weight average decay ${settings.average}` : '') +
+    (settings.structureDropout ? `, dropout ${Object.entries(settings.structureDropout).map(([k, p]) => `${k} ${p}`).join(' ')}` : '') +
+    `, batch ${settings.batchSize}, seed ${settings.seed}, ` +
     `${getNumThreads()} BLAS threads; stops at ${stop}`);
   if (group) say(`  data-parallel: ${group.worldSize} workers (mpirun), batch ${settings.batchSize / group.worldSize} each`);
 
@@ -226,7 +253,7 @@ async function train(taskName: string, o: TrainOptions): Promise<void> {
   const result = await trainModel(model, prepared.train, {
     epochs: settings.epochs, budgetMs: settings.budgetMs, batchSize: settings.batchSize, lr: settings.lr,
     minLrFraction: 0.05, warmupSteps: 50, clipNorm: settings.clipNorm, seed: settings.seed, validationPoints: 12,
-    distributed: group ?? undefined,
+    weightDecay: settings.weightDecay, averageDecay: settings.average, distributed: group ?? undefined,
   }, () => evaluateLoss(model, prepared.validation, 64), progress);
   if (!leads) {
     await group!.close();
@@ -400,7 +427,14 @@ Examples:
     .option('--batch-size <n>', 'sequences per batch', positiveInt(65536))
     .option('--lr <rate>', 'peak learning rate of Adam (cosine decay to 5%)', numberIn(0, 1, true))
     .option('--seed <n>', 'seed of initialisation and data order', nonNegativeInt)
-    .option('--eval-size <n>', 'g2p: held-out words scored (a fixed sample of the test split)', positiveInt(1e6))
+    .option('--eval-size <n>', 'g2p: held-out words scored (a fixed sample of the test split; default all of it)', positiveInt(1e6))
+    .option('--eval-beam <width>', 'g2p: also score beam search of this width (1: greedy only; default 5)', positiveInt(100))
+    .option('--embedding-dropout <p>', 'g2p: dropout on the token embeddings, in [0, 1)', numberIn(0, 0.95))
+    .option('--encoder-output-dropout <p>', 'g2p: dropout on the encoder outputs (attention memory and context), in [0, 1)', numberIn(0, 0.95))
+    .option('--head-dropout <p>', "g2p: dropout on the output head's input, in [0, 1)", numberIn(0, 0.95))
+    .option('--label-smoothing <e>', 'g2p: label smoothing of the cross-entropy, in [0, 1)', numberIn(0, 0.95))
+    .option('--weight-decay <w>', 'AdamW with this decoupled weight decay (default 0: Adam)', numberIn(0, 1))
+    .option('--average <decay>', 'keep a moving average of the weights with this decay (e.g. 0.999) and use it', numberIn(0, 0.99999, true))
     .option('--segment <n>', 'moby: characters per training sequence', positiveInt(100000))
     .option('--out <dir>', 'output folder for the model and pictures (default: ./runs/<task>)')
     .option('--no-pictures', 'do not write the loss curve and heatmaps')

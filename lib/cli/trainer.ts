@@ -5,7 +5,7 @@
 // best validation score, a progress display, and Ctrl-C to stop early.
 
 import { performance } from 'node:perf_hooks';
-import { Adam } from '../blocks/optimizers';
+import { Adam, AdamW } from '../blocks/optimizers';
 import type { SequenceModel } from '../structures/sequence-model';
 import type { ProcessGroup } from '../train/process-group';
 import type { Progress } from './progress';
@@ -22,6 +22,13 @@ export interface TrainPlan {
   seed: number;
   /** About how many validation points to take (the curve's resolution). */
   validationPoints: number;
+  /** AdamW's decoupled weight decay; 0 or absent: Adam. */
+  weightDecay?: number;
+  /**
+   * Keep fit's moving average of the weights with this decay (warmup on): the curve's validation
+   * points score the average, and the kept (best) weights are an average.
+   */
+  averageDecay?: number;
   /**
    * Data-parallel over this group: batchSize is the whole step's, split over the workers; only rank 0
    * runs the progress, the curve's validation points and the best-weights bookkeeping (fit's callbacks).
@@ -86,6 +93,7 @@ export async function trainModel<E>(model: SequenceModel<E>, train: readonly E[]
   const window: Array<{ sequences: number; ms: number }> = [];
   let lastValidation: number | undefined;
 
+  // Scores the weights in the model now (inside withAverage: the average), and keeps them if best.
   const addPoint = async () => {
     const validation = await validate();
     const point: LossPoint = {
@@ -114,7 +122,8 @@ export async function trainModel<E>(model: SequenceModel<E>, train: readonly E[]
       epochs: plan.epochs ?? 1e6,
       batchSize: plan.distributed ? plan.batchSize / plan.distributed.worldSize : plan.batchSize,
       distributed: plan.distributed,
-      optimizer: new Adam({ lr: plan.lr }),
+      optimizer: plan.weightDecay ? new AdamW({ lr: plan.lr, weightDecay: plan.weightDecay }) : new Adam({ lr: plan.lr }),
+      averaging: plan.averageDecay ? { decay: plan.averageDecay, warmup: true } : undefined,
       schedule,
       clipNorm: plan.clipNorm,
       seed: plan.seed,
@@ -128,7 +137,9 @@ export async function trainModel<E>(model: SequenceModel<E>, train: readonly E[]
         window.push({ sequences: report.sequences, ms: report.sequences / report.sequencesPerSecond * 1000 });
         if (window.length > 30) window.shift();
         const rate = window.reduce((n, w) => n + w.sequences, 0) / (window.reduce((n, w) => n + w.ms, 0) / 1000);
-        if ((timeBased && elapsed() - lastPointMs >= everyMs) || (!timeBased && steps % everySteps === 0)) await addPoint();
+        if ((timeBased && elapsed() - lastPointMs >= everyMs) || (!timeBased && steps % everySteps === 0)) {
+          await (report.withAverage ? report.withAverage(addPoint) : addPoint());
+        }
         const done = fraction(steps);
         const etaBySteps = totalSteps !== undefined ? (totalSteps - steps) * (elapsed() / steps) : Infinity;
         const etaByBudget = plan.budgetMs !== undefined ? plan.budgetMs - elapsed() : Infinity;

@@ -3,16 +3,18 @@
 // [s_t ; c_t]. Starts from a bridge of the encoder's context.
 
 import { AttentionDecoder, type AttentionKind } from '../layers/attention-decoder';
+import { dropoutBackward, dropoutForward, DropoutStream } from '../layers/dropout';
 import { Embedding } from '../layers/embedding';
 import { Linear } from '../layers/linear';
 import type { ParameterModule } from '../layers/module';
+import type { Random } from '../random';
 import type { Tensor } from '../tensor';
 import { Bridge } from './bridge';
 import type { StepDecoder, Stepped } from './decoding';
 import { attentionStep, embed, linear, logProbabilities, run, type Inference } from './inference';
 import type { RecurrentSpec, TokenOutputSpec } from './specs';
 import { selectBatch } from './tensor-ops';
-import type { DecoderSource, DecoderTape, TokenDecoder } from './token-decoder';
+import type { DecoderDropout, DecoderSource, DecoderTape, TokenDecoder } from './token-decoder';
 
 export interface AttentiveState {
   h: Tensor;  // [1, B, H]
@@ -29,7 +31,8 @@ export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
   readonly stepper: StepDecoder<AttentiveState>;
 
   constructor(readonly output: Required<TokenOutputSpec>, recurrent: RecurrentSpec, readonly memorySize: number,
-    readonly contextSize: number, attention: AttentionKind, attentionSize: number | undefined, seed: number) {
+    readonly contextSize: number, attention: AttentionKind, attentionSize: number | undefined, seed: number,
+    readonly dropout: DecoderDropout = { embedding: 0, headInput: 0 }) {
     this.embedding = new Embedding({ numEmbeddings: output.vocabSize, embeddingDim: output.embeddingSize, seed });
     this.decoder = new AttentionDecoder({
       cell: recurrent.cell, nonlinearity: recurrent.nonlinearity, inputSize: output.embeddingSize, memorySize,
@@ -61,19 +64,26 @@ export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
   }
 
   async forward(source: DecoderSource, inputs: Int32Array, lengths: Int32Array, steps: number,
-    options: { training: boolean }): Promise<{ logits: Tensor; tape: DecoderTape }> {
+    options: { training: boolean; random?: Random }): Promise<{ logits: Tensor; tape: DecoderTape }> {
     const B = source.batch;
-    const x = await this.embedding.forwardAsync(inputs, [steps, B], options);
+    const embedded = await this.embedding.forwardAsync(inputs, [steps, B], options);
+    const x = await dropoutForward('target embedding dropout', embedded.data, this.dropout.embedding, DropoutStream.targetEmbedding, options);
     const bridged = await this.bridge.forward(source.context, B, options.training);
-    const out = await this.decoder.forwardAsync(x, source.memory!, {
+    const out = await this.decoder.forwardAsync({ data: x.y, shape: embedded.shape }, source.memory!, {
       sourceLengths: source.sourceLengths, targetLengths: lengths, h0: bridged.h0, training: options.training,
     });
-    return { logits: await this.head.forwardAsync(out.output, options), tape: { batch: B, bridge: bridged.tape } };
+    const read = await dropoutForward('head input dropout', out.output.data, this.dropout.headInput, DropoutStream.headInput, options);
+    return {
+      logits: await this.head.forwardAsync({ data: read.y, shape: out.output.shape }, options),
+      tape: { batch: B, bridge: bridged.tape, dropout: { embedding: x.tape, headInput: read.tape } },
+    };
   }
 
   async backward(tape: DecoderTape, dLogits: Tensor): Promise<{ dContext: Float32Array; dMemory: Tensor }> {
     const dOutput = await this.head.backwardAsync(dLogits);
+    await dropoutBackward(dOutput.data, tape.dropout.headInput);
     const g = await this.decoder.backwardAsync({ dOutput });
+    await dropoutBackward(g.dx.data, tape.dropout.embedding);
     await this.embedding.backwardAsync(g.dx);
     const dContext = await this.bridge.backward(tape.bridge!, g.dh0.data);
     return { dContext, dMemory: g.dMemory };

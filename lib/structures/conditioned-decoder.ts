@@ -3,6 +3,7 @@
 // context, `every-step` concatenates the context to every step's input.
 // Its input at step t is the embedding of token t-1 (back projection).
 
+import { dropoutBackward, dropoutForward, DropoutStream } from '../layers/dropout';
 import { Embedding } from '../layers/embedding';
 import { Linear } from '../layers/linear';
 import type { ParameterModule } from '../layers/module';
@@ -15,7 +16,7 @@ import { embed, linear, logProbabilities, recurrent, run, type Inference } from 
 import { makeRecurrent } from './recurrent-factory';
 import type { RecurrentSpec, TokenOutputSpec } from './specs';
 import { broadcastSteps, concatLast, selectBatch, splitLast, sumSteps } from './tensor-ops';
-import type { DecoderSource, DecoderTape, TokenDecoder } from './token-decoder';
+import type { DecoderDropout, DecoderSource, DecoderTape, TokenDecoder } from './token-decoder';
 
 export type Conditioning = 'initial-state' | 'every-step';
 
@@ -33,7 +34,7 @@ export class ConditionedDecoder implements TokenDecoder<ConditionedState> {
   readonly stepper: StepDecoder<ConditionedState>;
 
   constructor(readonly output: Required<TokenOutputSpec>, recurrent: RecurrentSpec, readonly contextSize: number,
-    readonly conditioning: Conditioning, seed: number) {
+    readonly conditioning: Conditioning, seed: number, readonly dropout: DecoderDropout = { embedding: 0, headInput: 0 }) {
     this.embedding = new Embedding({ numEmbeddings: output.vocabSize, embeddingDim: output.embeddingSize, seed });
     const inputSize = output.embeddingSize + (conditioning === 'every-step' ? contextSize : 0);
     this.rnn = makeRecurrent({ ...recurrent, bidirectional: false }, inputSize, seed + 1);
@@ -62,15 +63,22 @@ export class ConditionedDecoder implements TokenDecoder<ConditionedState> {
   async forward(source: DecoderSource, inputs: Int32Array, lengths: Int32Array, steps: number,
     options: { training: boolean; random?: Random }): Promise<{ logits: Tensor; tape: DecoderTape }> {
     const B = source.batch;
-    const x = await this.stepInputs(await this.embedding.forwardAsync(inputs, [steps, B], options), source.context, steps, B);
+    const embedded = await this.embedding.forwardAsync(inputs, [steps, B], options);
+    const dropped = await dropoutForward('target embedding dropout', embedded.data, this.dropout.embedding, DropoutStream.targetEmbedding, options);
+    const x = await this.stepInputs({ data: dropped.y, shape: embedded.shape }, source.context, steps, B);
     const bridged = this.bridge ? await this.bridge.forward(source.context, B, options.training) : null;
     const dropoutSeed = options.training && options.random ? options.random.nextSafeInteger() : undefined;
     const out = await this.rnn.forwardAsync(x, { lengths, h0: bridged?.h0, training: options.training, dropoutSeed });
-    return { logits: await this.head.forwardAsync(out.output, options), tape: { batch: B, bridge: bridged?.tape ?? null } };
+    const read = await dropoutForward('head input dropout', out.output.data, this.dropout.headInput, DropoutStream.headInput, options);
+    return {
+      logits: await this.head.forwardAsync({ data: read.y, shape: out.output.shape }, options),
+      tape: { batch: B, bridge: bridged?.tape ?? null, dropout: { embedding: dropped.tape, headInput: read.tape } },
+    };
   }
 
   async backward(tape: DecoderTape, dLogits: Tensor): Promise<{ dContext: Float32Array }> {
     const dOutput = await this.head.backwardAsync(dLogits);
+    await dropoutBackward(dOutput.data, tape.dropout.headInput);
     const g = await this.rnn.backwardAsync({ dOutput });
     let dContext: Float32Array = new Float32Array(tape.batch * this.contextSize);
     let dEmbedded = g.dx;
@@ -79,6 +87,7 @@ export class ConditionedDecoder implements TokenDecoder<ConditionedState> {
       dEmbedded = dEmb;
       dContext = sumSteps(dCtx);
     }
+    await dropoutBackward(dEmbedded.data, tape.dropout.embedding);
     await this.embedding.backwardAsync(dEmbedded);
     if (this.bridge && tape.bridge) {
       const fromState = await this.bridge.backward(tape.bridge, g.dh0.data);

@@ -8,6 +8,7 @@
 import { checkNumberInRange, checkObject, checkPositiveInteger, checkSeed, describe } from '../check';
 import { shapeError, typeError, valueError } from '../errors';
 import type { AttentionKind } from '../layers/attention-decoder';
+import { checkStructureDropout, dropoutBackward, dropoutConfig, dropoutForward, DropoutStream, type StructureDropout } from '../layers/dropout';
 import { AttentiveDecoder } from './attentive-decoder';
 import { ConditionedDecoder } from './conditioned-decoder';
 import { Encoder } from './encoder';
@@ -32,6 +33,12 @@ export interface EncoderDecoderOptions {
   /** Bahdanau's hidden size (default decoder.hiddenSize). */
   attentionSize?: number;
   scheduledSampling?: number;
+  /**
+   * Dropout outside the recurrent stacks, in training only (between stacked layers it is
+   * encoder.dropout / decoder.dropout): on the token embeddings of both sides, on the encoder's outputs
+   * (the memory attention reads and the context the decoder starts from), and on the head's input.
+   */
+  dropout?: StructureDropout;
   seed?: number;
 }
 
@@ -60,7 +67,8 @@ export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
   readonly encoder: Encoder;
   /** @internal */
   readonly decoder: TokenDecoder<unknown>;
-  private readonly options: Required<Omit<EncoderDecoderOptions, 'attentionSize'>> & { attentionSize?: number };
+  private readonly options: Required<Omit<EncoderDecoderOptions, 'attentionSize' | 'dropout'>> & { attentionSize?: number; dropout?: StructureDropout };
+  private readonly dropout: Required<StructureDropout>;
   private readonly output: Required<TokenOutputSpec>;
 
   constructor(options: EncoderDecoderOptions) {
@@ -84,6 +92,7 @@ export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
     const attentionSize = o.attentionSize === undefined ? undefined : checkPositiveInteger('attentionSize', o.attentionSize);
     const scheduledSampling = o.scheduledSampling === undefined ? 0 : checkNumberInRange('scheduledSampling', o.scheduledSampling, 0, 1);
     const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
+    const dropout = checkStructureDropout('dropout', o.dropout);
     if (attention !== 'none' && decoderSpec.resetAfter === false) {
       throw valueError("decoder.resetAfter: the attention decoder's GRU is PyTorch's (reset after W_hn); " +
         "resetAfter false needs attention 'none'");
@@ -102,17 +111,19 @@ export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
       throw shapeError(`decoder.hiddenSize: attention 'luong-dot' scores s.h_j, so it must equal the encoder's output size ` +
         `(encoder.${which} ${encoderUnits}${encoderSpec.bidirectional ? ' x 2 directions' : ''} = ${encoderSize}), got ${decoderSpec.hiddenSize}`);
     }
-    const encoder = new Encoder(input, encoderSpec, seed);
+    const encoder = new Encoder(input, encoderSpec, seed, dropout.embedding);
+    const decoderDropout = { embedding: dropout.embedding, headInput: dropout.headInput };
     const decoder: TokenDecoder<unknown> = attention === 'none'
-      ? new ConditionedDecoder(output, decoderSpec, encoder.outputSize, context, seed + 100) as TokenDecoder<unknown>
+      ? new ConditionedDecoder(output, decoderSpec, encoder.outputSize, context, seed + 100, decoderDropout) as TokenDecoder<unknown>
       : new AttentiveDecoder(output, decoderSpec, encoder.outputSize, encoder.outputSize, attention as AttentionKind,
-        attentionSize, seed + 100) as TokenDecoder<unknown>;
+        attentionSize, seed + 100, decoderDropout) as TokenDecoder<unknown>;
     super([...encoder.modules('encoder'), ...decoder.modules('decoder')], seed);
     this.encoder = encoder;
     this.decoder = decoder;
     this.output = output;
+    this.dropout = dropout;
     this.options = { input, encoder: encoderSpec, decoder: decoderSpec, output, context, attention: attention as EncoderDecoderOptions['attention'] & string,
-      attentionSize, scheduledSampling, seed };
+      attentionSize, scheduledSampling, seed, ...(dropoutConfig(dropout) ? { dropout: dropoutConfig(dropout) } : {}) };
   }
 
   config(): Record<string, unknown> {
@@ -169,12 +180,25 @@ export class EncoderDecoder extends SequenceModel<EncoderDecoderExample> {
   }
 
   protected async runBatch(batch: EncoderDecoderExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
-    const enc = await this.encoder.forward(batch.map((e) => e.input), { training, random: context?.random });
-    const source: DecoderSource = { batch: enc.batch, context: enc.context, memory: enc.memory, sourceLengths: enc.lengths };
+    const random = { training, random: context?.random };
+    const enc = await this.encoder.forward(batch.map((e) => e.input), random);
+    // The encoder-output dropout: on the memory where attention reads it, and on the context.
+    const p = this.dropout.encoderOutput, attends = this.options.attention !== 'none';
+    const memory = attends ? await dropoutForward('memory dropout', enc.memory.data, p, DropoutStream.memory, random) : null;
+    const contextIn = await dropoutForward('context dropout', enc.context, p, DropoutStream.context, random);
+    const source: DecoderSource = {
+      batch: enc.batch, context: contextIn.y, sourceLengths: enc.lengths,
+      memory: memory ? { data: memory.y, shape: enc.memory.shape } : enc.memory,
+    };
     const r = await runDecoder(this.decoder, source, batch.map((e) => e.target), this.output, {
-      training, random: context?.random, scheduledSampling: this.options.scheduledSampling,
+      ...random, scheduledSampling: this.options.scheduledSampling,
     });
-    if (training) await this.encoder.backward({ dMemory: r.grads!.dMemory, dContext: r.grads!.dContext });
+    if (training) {
+      const { dMemory, dContext } = r.grads!;
+      if (dMemory && memory) await dropoutBackward(dMemory.data, memory.tape);
+      await dropoutBackward(dContext, contextIn.tape);
+      await this.encoder.backward({ dMemory, dContext, inputDropout: enc.inputDropout });
+    }
     return { loss: r.loss, count: r.count };
   }
 }

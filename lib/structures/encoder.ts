@@ -4,11 +4,12 @@
 // stack's hiddenStateSize, projSize for a projected LSTM).
 
 import { batchFloat32 } from '../layers/batch-scratch';
+import type { DropoutTape } from '../layers/dropout';
 import type { ParameterModule } from '../layers/module';
 import type { Recurrent } from '../layers/recurrent';
 import type { Random } from '../random';
 import type { Tensor } from '../tensor';
-import { recurrent, run, runAsync, type Inference } from './inference';
+import { recurrent, run, type Inference } from './inference';
 import { makeRecurrent } from './recurrent-factory';
 import { SequenceInput, type SequenceData } from './sequence-input';
 import type { InputSpec, RecurrentSpec } from './specs';
@@ -24,14 +25,16 @@ export interface Encoded {
   /** Full final states [L*D, B, H] (and cells for LSTM), e.g. to continue a sequence. */
   hN: Tensor;
   cN?: Tensor;
+  /** Training: what the embedding dropout dropped, for backward. */
+  inputDropout?: DropoutTape | null;
 }
 
 export class Encoder {
   readonly input: SequenceInput;
   readonly rnn: Recurrent;
 
-  constructor(input: InputSpec, recurrent: RecurrentSpec, seed: number) {
-    this.input = new SequenceInput(input, seed + 1);
+  constructor(input: InputSpec, recurrent: RecurrentSpec, seed: number, embeddingDropout = 0) {
+    this.input = new SequenceInput(input, seed + 1, embeddingDropout);
     this.rnn = makeRecurrent(recurrent, this.input.size, seed + 2);
   }
 
@@ -46,26 +49,33 @@ export class Encoder {
   async forward(sequences: readonly SequenceData[], options: {
     training: boolean; random?: Random; h0?: Tensor; c0?: Tensor;
   }): Promise<Encoded> {
+    const e = await this.input.forward(sequences, options);
     const dropoutSeed = options.training && options.random ? options.random.nextSafeInteger() : undefined;
-    return runAsync(this.encode(sequences, { ...options, dropoutSeed }));
+    const out = await this.rnn.forwardAsync(e.x, {
+      lengths: e.lengths, training: options.training, dropoutSeed, h0: options.h0, c0: options.c0,
+    });
+    return {
+      memory: out.output, context: this.contextOf(out.hN, e.batch), lengths: e.lengths, steps: e.steps, batch: e.batch,
+      hN: out.hN, cN: out.cN, inputDropout: e.dropout,
+    };
   }
 
-  /** Pads, embeds and runs the stack over a batch of sequences (training and inference alike). */
+  /** Pads, embeds and runs the stack over a batch of sequences (inference, or a forward that needs no dropout). */
   *encode(sequences: readonly SequenceData[], options: {
-    training: boolean; dropoutSeed?: number; h0?: Tensor; c0?: Tensor;
+    training: boolean; h0?: Tensor; c0?: Tensor;
   }): Inference<Encoded> {
     const { x, lengths, steps, batch } = yield* this.input.embed(sequences, options.training);
     const out = yield* run(recurrent(this.rnn, x, {
-      lengths, training: options.training, dropoutSeed: options.dropoutSeed, h0: options.h0, c0: options.c0,
+      lengths, training: options.training, h0: options.h0, c0: options.c0,
     }));
     return { memory: out.output, context: this.contextOf(out.hN, batch), lengths, steps, batch, hN: out.hN, cN: out.cN };
   }
 
   /** Gradients from the memory and/or the context back through the stack and the input. */
-  async backward(grads: { dMemory?: Tensor; dContext?: Float32Array }): Promise<void> {
+  async backward(grads: { dMemory?: Tensor; dContext?: Float32Array; inputDropout?: DropoutTape | null }): Promise<void> {
     const dhN = grads.dContext ? this.contextGradientToState(grads.dContext) : undefined;
     const { dx } = await this.rnn.backwardAsync({ dOutput: grads.dMemory, dhN });
-    await this.input.backward(dx);
+    await this.input.backward(dx, grads.inputDropout ?? null);
   }
 
   private contextOf(hN: Tensor, batch: number): Float32Array {

@@ -5,6 +5,7 @@
 
 import { checkObject, checkPositiveInteger, checkSeed, describe } from '../check';
 import { shapeError, typeError, valueError } from '../errors';
+import { checkStructureDropout, dropoutBackward, dropoutConfig, dropoutForward, DropoutStream, type StructureDropout } from '../layers/dropout';
 import { Linear } from '../layers/linear';
 import type { Tensor } from '../tensor';
 import { stepMask } from '../blocks/batching';
@@ -25,6 +26,8 @@ export interface ManyToManyOptions {
   output: OutputSpec;
   /** Truncated BPTT: steps per chunk (default: whole sequences). */
   truncation?: number;
+  /** Dropout in training on the token embeddings and on the head's input (every step's output); between stacked layers it is recurrent.dropout. */
+  dropout?: Pick<StructureDropout, 'embedding' | 'headInput'>;
   seed?: number;
 }
 
@@ -44,7 +47,8 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
   /** @internal */
   readonly encoder: Encoder;
   readonly head: Linear;
-  private readonly options: Required<Omit<ManyToManyOptions, 'truncation'>> & { truncation: number | null };
+  private readonly options: Required<Omit<ManyToManyOptions, 'truncation' | 'dropout'>> & { truncation: number | null; dropout?: StructureDropout };
+  private readonly dropout: Required<StructureDropout>;
 
   constructor(options: ManyToManyOptions) {
     const o = checkObject('ManyToMany options', options);
@@ -53,13 +57,16 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
     const output = checkOutputSpec('output', o.output);
     const truncation = o.truncation === undefined ? null : checkPositiveInteger('truncation', o.truncation);
     const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
-    const encoder = new Encoder(input, recurrent, seed);
+    const dropout = checkStructureDropout('dropout', o.dropout, ['embedding', 'headInput']);
+    const encoder = new Encoder(input, recurrent, seed, dropout.embedding);
     const width = output.type === 'classes' ? output.numClasses : output.size;
     const head = new Linear({ inFeatures: encoder.outputSize, outFeatures: width, seed: seed + 10 });
     super([...encoder.modules('encoder'), ['head', head]], seed);
     this.encoder = encoder;
     this.head = head;
-    this.options = { input, recurrent, output, truncation, seed };
+    this.dropout = dropout;
+    const rates = dropoutConfig(dropout);
+    this.options = { input, recurrent, output, truncation, seed, ...(rates ? { dropout: rates } : {}) };
   }
 
   config(): Record<string, unknown> {
@@ -241,7 +248,8 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
   /** Forward (and backward when training) over chunks of the batch's steps. */
   protected async runBatch(batch: ManyToManyExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
     const spec = this.options;
-    const enc = await this.encoder.input.encode(batch.map((e) => e.input), training);
+    const random = { training, random: context?.random };
+    const enc = await this.encoder.input.forward(batch.map((e) => e.input), random);
     const { steps: T, batch: B, lengths } = enc;
     const F = this.encoder.input.size, W = spec.output.type === 'classes' ? spec.output.numClasses : spec.output.size;
     const mask = stepMask(lengths, T);
@@ -259,7 +267,8 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
       const dropoutSeed = training && context ? context.random.nextSafeInteger() : undefined;
       const out = await this.encoder.rnn.forwardAsync(x, { h0: state?.h, c0: state?.c, lengths: chunkLengths, training, dropoutSeed });
       state = { h: out.hN, c: out.cN };
-      const y = await this.head.forwardAsync(out.output, { training });
+      const read = await dropoutForward('head input dropout', out.output.data, this.dropout.headInput, DropoutStream.headInput, random);
+      const y = await this.head.forwardAsync({ data: read.y, shape: out.output.shape }, { training });
       const weights = mask.subarray(start * B, end * B);
       const objective = spec.output.type === 'classes'
         ? await classObjective(y, (targets as Int32Array).subarray(start * B, end * B), weights, spec.output.labelSmoothing ?? 0, count)
@@ -267,10 +276,11 @@ export class ManyToMany extends SequenceModel<ManyToManyExample> {
       sum += objective.sum;
       if (!training) continue;
       const dOutput = await this.head.backwardAsync(objective.grad);
+      await dropoutBackward(dOutput.data, read.tape);
       const g = await this.encoder.rnn.backwardAsync({ dOutput });  // no dhN: the gradient stops at the chunk's start
       dx!.set(g.dx.data, start * B * F);
     }
-    if (training) await this.encoder.input.backward({ data: dx!, shape: [T, B, F] });
+    if (training) await this.encoder.input.backward({ data: dx!, shape: [T, B, F] }, enc.dropout);
     return { loss: sum, count };
   }
 

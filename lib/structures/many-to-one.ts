@@ -4,6 +4,7 @@
 
 import { checkObject, checkSeed, describe } from '../check';
 import { typeError, valueError } from '../errors';
+import { checkStructureDropout, dropoutBackward, dropoutConfig, dropoutForward, DropoutStream, type StructureDropout } from '../layers/dropout';
 import { Linear } from '../layers/linear';
 import { inBatchesByLength } from './batches-by-length';
 import { Encoder } from './encoder';
@@ -18,6 +19,8 @@ export interface ManyToOneOptions {
   input: InputSpec;
   recurrent: RecurrentSpec;
   output: OutputSpec;
+  /** Dropout in training on the token embeddings and on the head's input (the final states); between stacked layers it is recurrent.dropout. */
+  dropout?: Pick<StructureDropout, 'embedding' | 'headInput'>;
   seed?: number;
 }
 
@@ -32,7 +35,8 @@ export class ManyToOne extends SequenceModel<ManyToOneExample> {
   /** @internal */
   readonly encoder: Encoder;
   readonly head: Linear;
-  private readonly options: Required<ManyToOneOptions>;
+  private readonly options: Required<Omit<ManyToOneOptions, 'dropout'>> & { dropout?: StructureDropout };
+  private readonly dropout: Required<StructureDropout>;
 
   constructor(options: ManyToOneOptions) {
     const o = checkObject('ManyToOne options', options);
@@ -40,13 +44,16 @@ export class ManyToOne extends SequenceModel<ManyToOneExample> {
     const recurrent = checkRecurrentSpec('recurrent', o.recurrent);
     const output = checkOutputSpec('output', o.output);
     const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
-    const encoder = new Encoder(input, recurrent, seed);
+    const dropout = checkStructureDropout('dropout', o.dropout, ['embedding', 'headInput']);
+    const encoder = new Encoder(input, recurrent, seed, dropout.embedding);
     const width = output.type === 'classes' ? output.numClasses : output.size;
     const head = new Linear({ inFeatures: encoder.outputSize, outFeatures: width, seed: seed + 10 });
     super([...encoder.modules('encoder'), ['head', head]], seed);
     this.encoder = encoder;
     this.head = head;
-    this.options = { input, recurrent, output, seed };
+    this.dropout = dropout;
+    const rates = dropoutConfig(dropout);
+    this.options = { input, recurrent, output, seed, ...(rates ? { dropout: rates } : {}) };
   }
 
   config(): Record<string, unknown> {
@@ -121,9 +128,11 @@ export class ManyToOne extends SequenceModel<ManyToOneExample> {
 
   protected async runBatch(batch: ManyToOneExample[], training: boolean, context: TrainContext | null): Promise<BatchResult> {
     const out = this.options.output;
-    const enc = await this.encoder.forward(batch.map((e) => e.input), { training, random: context?.random });
+    const random = { training, random: context?.random };
+    const enc = await this.encoder.forward(batch.map((e) => e.input), random);
     const B = enc.batch;
-    const y = await this.head.forwardAsync({ data: enc.context, shape: [B, this.encoder.outputSize] }, { training });
+    const read = await dropoutForward('head input dropout', enc.context, this.dropout.headInput, DropoutStream.headInput, random);
+    const y = await this.head.forwardAsync({ data: read.y, shape: [B, this.encoder.outputSize] }, { training });
     const weights = new Float32Array(B).fill(1);
     let objective;
     let count;
@@ -136,7 +145,8 @@ export class ManyToOne extends SequenceModel<ManyToOneExample> {
     }
     if (training) {
       const dContext = await this.head.backwardAsync(objective.grad);
-      await this.encoder.backward({ dContext: dContext.data });
+      await dropoutBackward(dContext.data, read.tape);
+      await this.encoder.backward({ dContext: dContext.data, inputDropout: enc.inputDropout });
     }
     return { loss: objective.sum, count };
   }

@@ -4,8 +4,10 @@
 
 import { describe } from '../check';
 import { shapeError, typeError, valueError } from '../errors';
+import { dropoutBackward, dropoutForward, DropoutStream, type DropoutTape } from '../layers/dropout';
 import { Embedding } from '../layers/embedding';
 import type { ParameterModule } from '../layers/module';
+import type { Random } from '../random';
 import type { Tensor } from '../tensor';
 import { padFeatures, padTokens } from '../blocks/batching';
 import { embed, run, runAsync, type Inference } from './inference';
@@ -25,7 +27,8 @@ export class SequenceInput {
   readonly spec: InputSpec;
   readonly embedding: Embedding | null;
 
-  constructor(spec: InputSpec, seed: number) {
+  /** @param embeddingDropout dropout on the token embeddings in training (features are left as they are). */
+  constructor(spec: InputSpec, seed: number, readonly embeddingDropout = 0) {
     this.spec = spec;
     this.embedding = spec.type === 'tokens'
       ? new Embedding({ numEmbeddings: spec.vocabSize, embeddingDim: spec.embeddingSize, seed })
@@ -84,8 +87,19 @@ export class SequenceInput {
     return runAsync(this.embed(sequences, training));
   }
 
-  /** Accumulates the embedding's gradient from d(x); nothing to do for features. */
-  async backward(dx: Tensor): Promise<void> {
-    if (this.embedding) await this.embedding.backwardAsync(dx);
+  /** As encode, then (training, tokens) the embedding dropout; its tape goes to backward. */
+  async forward(sequences: readonly SequenceData[], options: { training: boolean; random?: Random }):
+    Promise<EncodedInput & { dropout: DropoutTape | null }> {
+    const e = await this.encode(sequences, options.training);
+    if (!this.embedding) return { ...e, dropout: null };
+    const dropped = await dropoutForward('embedding dropout', e.x.data, this.embeddingDropout, DropoutStream.sourceEmbedding, options);
+    return { ...e, x: { data: dropped.y, shape: e.x.shape }, dropout: dropped.tape };
+  }
+
+  /** Accumulates the embedding's gradient from d(x) (dropped as forward dropped x; in place); nothing to do for features. */
+  async backward(dx: Tensor, dropout: DropoutTape | null = null): Promise<void> {
+    if (!this.embedding) return;
+    await dropoutBackward(dx.data, dropout);
+    await this.embedding.backwardAsync(dx);
   }
 }

@@ -2,6 +2,7 @@
 // structures train and decode through, and the teacher-forcing batch layout.
 
 import type { ParameterModule } from '../layers/module';
+import type { DropoutTape } from '../layers/dropout';
 import type { BridgeTape } from './bridge';
 import type { Random } from '../random';
 import type { Tensor } from '../tensor';
@@ -42,6 +43,14 @@ export function teacherBatch(targets: ReadonlyArray<readonly number[]>, startTok
 export interface DecoderTape {
   batch: number;
   bridge: BridgeTape | null;
+  /** What the dropout on the target embeddings and on the head's input dropped. */
+  dropout: { embedding: DropoutTape | null; headInput: DropoutTape | null };
+}
+
+/** The decoder's own dropout sites (see StructureDropout). */
+export interface DecoderDropout {
+  embedding: number;
+  headInput: number;
 }
 
 export interface TokenDecoder<State> {

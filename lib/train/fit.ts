@@ -123,6 +123,7 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
         examples: data.length, validationExamples: o.validation?.length ?? 0, parameters: model.parameters.length,
         batchSize: o.batchSize, epochs: o.epochs, seed: o.seed, resumedEpoch: state.epoch, resumedStep: state.step,
         averagingDecay: o.averaging?.decay ?? 0, averagingStartStep: o.averaging?.startStep ?? 0,
+        averagingWarmup: o.averaging?.warmup ? 1 : 0,
       });
       await dp.broadcastWeights(model.parameters);
     }
@@ -188,6 +189,7 @@ export async function fit<Example>(model: Trainable<Example>, data: readonly Exa
           epoch, batch: i + 1, batches: batches.length, loss: result.count > 0 ? result.loss / result.count : 0,
           sequences: batches[i].length, sequencesPerSecond: batches[i].length / ((performance.now() - batchStart) / 1000),
           gradNorm, lr: optimizer.lr, skipped: !finite,
+          ...(average ? { withAverage: <T>(work: () => Promise<T>) => average.swappedIn(work) } : {}),
         });
       }
       if (outOfTime && sequences === 0) break;

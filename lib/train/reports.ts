@@ -11,6 +11,11 @@ export interface BatchReport {
   gradNorm: number;
   lr: number;
   skipped: boolean;
+  /**
+   * With fit's averaging: runs `work` (e.g. a validation) with the moving average in the model's
+   * weights, then puts the training weights back.
+   */
+  withAverage?<T>(work: () => Promise<T>): Promise<T>;
 }
 
 export interface EpochReport {

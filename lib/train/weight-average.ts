@@ -6,7 +6,7 @@
 // native thread. Validation (and so early stopping) scores the average, and it
 // is what fit leaves in the model.
 
-import { checkInteger, checkObject, describe } from '../check';
+import { checkBoolean, checkInteger, checkObject, describe } from '../check';
 import { valueError } from '../errors';
 import { native } from '../native';
 
@@ -15,6 +15,12 @@ export interface AveragingOptions {
   decay: number;
   /** Steps before the average starts (default 0: from the initial weights); it starts as the weights after this step. */
   startStep?: number;
+  /**
+   * Ramp the decay up as timm's ModelEma does: the n-th update after the start uses
+   * min(decay, (1 + n) / (10 + n)), so early weights (the random initialisation above all) fade out fast
+   * and a run whose length is unknown (a time budget) needs no startStep. Default false.
+   */
+  warmup?: boolean;
 }
 
 export function checkAveragingOptions(value: unknown): Required<AveragingOptions> | undefined {
@@ -26,7 +32,8 @@ export function checkAveragingOptions(value: unknown): Required<AveragingOptions
   }
   const startStep = o.startStep === undefined ? 0 : checkInteger('averaging.startStep', o.startStep);
   if (startStep < 0) throw valueError(`averaging.startStep: expected a non-negative integer, got ${startStep}`);
-  return { decay, startStep };
+  const warmup = o.warmup === undefined ? false : checkBoolean('averaging.warmup', o.warmup);
+  return { decay, startStep, warmup };
 }
 
 export class WeightAverage {
@@ -41,7 +48,12 @@ export class WeightAverage {
   async update(step: number): Promise<void> {
     if (step < this.options.startStep) return;
     if (step === this.options.startStep) this.values.set(this.weights);
-    else await native.movingAverageAsync(this.values, this.weights, this.options.decay);
+    else await native.movingAverageAsync(this.values, this.weights, this.decayAt(step - this.options.startStep));
+  }
+
+  /** The decay of the n-th update after the start. */
+  decayAt(n: number): number {
+    return this.options.warmup ? Math.min(this.options.decay, (1 + n) / (10 + n)) : this.options.decay;
   }
 
   /** Runs `work` with the average in the model's weights, then puts the training weights back. */

@@ -9,5 +9,6 @@ void ExportLinear(Napi::Env env, Napi::Object exports);      // linear_binding.c
 void ExportEmbedding(Napi::Env env, Napi::Object exports);   // embedding_binding.cc
 void ExportLosses(Napi::Env env, Napi::Object exports);      // loss_binding.cc
 void ExportOptimizers(Napi::Env env, Napi::Object exports);  // optimizer_binding.cc
+void ExportDropout(Napi::Env env, Napi::Object exports);     // dropout_binding.cc
 
 }  // namespace rnnkit_addon

@@ -50,6 +50,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportEmbedding(env, exports);
   ExportLosses(env, exports);
   ExportOptimizers(env, exports);
+  ExportDropout(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;
 }

@@ -20,8 +20,9 @@ namespace {
 //   ctx [M,B,E]   att [M,B,N]   q [M,B,A] and z [M,B,N,A] (Bahdanau)   step [B,GH] (GRU: s W_hh^T, then its gradient)
 //   dh, dh_next, dc [B,H]   dctx [B,E]   dq [M,B,K]   dkeys [N,B,K] (not Dot)   scratch [B,N]
 //   dv_rows [B,A] (Bahdanau: each batch row's share of d(v))   bias [bias_width]
-//   pk_ctx, pk_hh, pk_q: the per-step weights (c_i's columns of W_ih, W_hh, W_q) packed for
-//   backward's micro-kernel (packed_gemm.h); forward reads the weights as they are (rows_gemm.h)
+//   pk_ctx, pk_hh, pk_q: the per-step weights (c_i's columns of W_ih, W_hh, W_q) packed, by
+//   forward for its products (rows_gemm_pack, when forward_packs) and again by backward, in
+//   its own orientation, for the micro-kernel (packed_gemm.h)
 struct DecoderLayout {
   size_t keys, gx, dgx, ghn, dghn, hs, cs, ctx, att, q, z, step, dh, dh_next, dc, dctx, dq, dkeys, scratch, dv_rows, bias, pk_ctx, pk_hh, pk_q, total;
   explicit DecoderLayout(const AttentionDecoderShape& s) {
@@ -58,6 +59,10 @@ struct DecoderLayout {
     total = at;
   }
 };
+
+// Forward packs its per-step weights once per call when the steps have rows enough
+// between them to pay for one pass over each (else rows_gemm reads them as they are).
+inline bool forward_packs(const AttentionDecoderShape& s) { return size_t(s.M) * s.B >= 8; }
 
 // Backward's per-step products on packed weights (float, AVX2, and enough steps to pay for packing).
 template <typename Real>
@@ -186,6 +191,15 @@ void attention_decoder_forward(Real* out, Real* weights, Real* hN, Real* cN, Rea
   // Every forward product is rows_gemm: a sequence gives the same bits alone or in any batch.
   rows_gemm(gx, GH, x, X, p.w_ih, XE, int(MB), GH, X, false);
   combine_bias(ws + L.bias, p.b_ih, p.b_hh, s.cell, H);
+  const bool packs = forward_packs(s);
+  if (packs) {
+    rows_gemm_pack(ws + L.pk_ctx, p.w_ih + X, XE, GH, E);
+    rows_gemm_pack(ws + L.pk_hh, p.w_hh, H, GH, H);
+    if (bahdanau) rows_gemm_pack(ws + L.pk_q, p.w_query, H, A, H);
+  }
+  const Real* pk_ctx = packs ? ws + L.pk_ctx : nullptr;
+  const Real* pk_hh = packs ? ws + L.pk_hh : nullptr;
+  const Real* pk_q = packs && bahdanau ? ws + L.pk_q : nullptr;
   copy_or_zero(hs, h0, BH);
   if (lstm) copy_or_zero(cs, c0, BH);
 
@@ -204,15 +218,16 @@ void attention_decoder_forward(Real* out, Real* weights, Real* hN, Real* cN, Rea
       Real* q_i = q + size_t(i) * B * A;
       Real* gx_i = gx + size_t(i) * B * GH;
       const Real* s_rows = s_prev + size_t(b0) * H;
-      if (bahdanau) rows_gemm(q_i + size_t(b0) * A, A, s_rows, H, p.w_query, H, rows, A, H, false);
+      if (bahdanau) rows_gemm(q_i + size_t(b0) * A, A, s_rows, H, p.w_query, H, rows, A, H, false, pk_q);
       at.t = i;
       at.queries = bahdanau ? q_i : s_prev;
       at.context = ctx_i;
       at.weights = att_i;
       at.z = bahdanau ? z + size_t(i) * B * N * A : nullptr;
       attention_forward_pass(at);
-      rows_gemm(gx_i + size_t(b0) * GH, GH, ctx_i + size_t(b0) * E, E, p.w_ih + X, XE, rows, GH, E, true);  // c_i part
-      rows_gemm((gru ? step : gx_i) + size_t(b0) * GH, GH, s_rows, H, p.w_hh, H, rows, GH, H, !gru);
+      rows_gemm(gx_i + size_t(b0) * GH, GH, ctx_i + size_t(b0) * E, E, p.w_ih + X, XE, rows, GH, E, true,
+                pk_ctx);  // c_i part
+      rows_gemm((gru ? step : gx_i) + size_t(b0) * GH, GH, s_rows, H, p.w_hh, H, rows, GH, H, !gru, pk_hh);
       st.t = i;
       st.h_prev = s_prev;
       st.h = hs + size_t(i + 1) * BH;

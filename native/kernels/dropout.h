@@ -23,4 +23,16 @@ void make_dropout_mask(Real* mask, size_t n, double p, uint64_t seed, uint64_t s
   }
 }
 
+// y = x * mask with the mask make_dropout_mask(seed, stream) would write, without storing it: the
+// same call on the gradient (dx = dy * mask) is the backward. y may be x.
+template <typename Real>
+void apply_dropout(Real* y, const Real* x, size_t n, double p, uint64_t seed, uint64_t stream) {
+  uint64_t state = seed ^ (0xD1B54A32D192ED03ull * (stream + 1));
+  const Real keep = Real(1.0 / (1.0 - p));
+  for (size_t i = 0; i < n; ++i) {
+    const double u = double(splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
+    y[i] = u < p ? Real(0) : x[i] * keep;
+  }
+}
+
 }  // namespace rnnkit

@@ -18,6 +18,11 @@
 namespace rnnkit {
 namespace {
 
+// Forward packs W_ih and W_hh once per call (one pass over each) when there are
+// several steps or many rows; a one-step call with a few rows (a streaming step)
+// reads them as they are (rows_gemm's register-transposing kernel).
+inline bool forward_packs(int T, int B) { return T >= 2 || B >= 8; }
+
 // Workspace layout of one direction, in floats. S is the width of h: P with a projection, else H.
 //   gates  [T,B,GH]   x W_ih^T (+ h W_hh^T for RNN/LSTM), overwritten in place at
 //                     each step by the activations backward needs (GRU r,z,n;
@@ -28,17 +33,19 @@ namespace {
 //   ms     [T,B,H]    projection only: m = o * tanh(c) of each step (h = m W_hr^T; dW_hr's operand)
 //   step   [B,GH]     GRU: h W_hh^T of the current step, then d(h W_hh^T)
 //   bias   [bias_width] combined biases
+//   fwd_ih, fwd_hh, fwd_hn  W_ih, W_hh (GruResetBefore: its r, z rows, and fwd_hn its n rows) packed
+//          for forward's products (rows_gemm_pack) when forward_packs(T, B); empty otherwise
 //   backward only: wpack  W_hh packed for the per-step products d(gh) W_hh (float with AVX2,
 //          packed_gemm.h; GruResetBefore: its r, z rows, and wpack_n its n rows, as two products);
 //          wpack_hr  W_hr packed likewise (projection); wpack_ih  W_ih packed likewise, so that
 //          dx_t = d(gi_t) W_ih runs inside the time loop (one direction); dgates [T,B,GH] d(gi);
 //          dghn [T,B,H] GRU d(W_hn h + b_hn); dhs [T,B,P] projection: d(h_t) of each step (dW_hr's
 //          operand); dh, dh_next [B,S]; dm [B,H] projection: d(m); dc [B,H]
-// Forward's products (x W_ih^T for all steps, h W_hh^T per step) are rows_gemm on the
-// weights as they are: a sequence gives the same bits alone or in any batch (rows_gemm.h).
+// Forward's products (x W_ih^T for all steps, h W_hh^T per step) are rows_gemm: a sequence
+// gives the same bits alone or in any batch, packed weights or not (rows_gemm.h).
 struct Layout {
-  size_t gates, ghn, hs, cs, ms, step, bias, wpack, wpack_n, wpack_hr, wpack_ih, dgates, dghn, dhs, dh, dh_next, dm,
-      dc, forward_total, total;
+  size_t gates, ghn, hs, cs, ms, step, bias, fwd_ih, fwd_hh, fwd_hn, fwd_hr, wpack, wpack_n, wpack_hr, wpack_ih,
+      dgates, dghn, dhs, dh, dh_next, dm, dc, forward_total, total;
   explicit Layout(const DirectionShape& s) {
     const Cell cell = s.cell;
     const int T = s.T, B = s.B, I = s.I, H = s.H, S = state_size(s);
@@ -53,6 +60,11 @@ struct Layout {
     ms = at;      at += proj ? TB * size_t(H) : 0;
     step = at;    at += gru ? size_t(B) * GH : 0;
     bias = at;    at += size_t(bias_width(cell, H));
+    const bool pack = forward_packs(T, B);
+    fwd_ih = at;  at += pack ? rows_gemm_packed_floats(int(GH), I) : 0;
+    fwd_hh = at;  at += pack ? rows_gemm_packed_floats(before ? 2 * H : int(GH), S) : 0;
+    fwd_hn = at;  at += pack && before ? rows_gemm_packed_floats(H, H) : 0;
+    fwd_hr = at;  at += pack && proj ? rows_gemm_packed_floats(s.P, H) : 0;
     forward_total = at;
     wpack = at;   at += packed_floats(before ? 2 * H : int(GH), S);
     wpack_n = at; at += before ? packed_floats(H, H) : 0;
@@ -175,12 +187,24 @@ int time_loop_parts(Cell cell, int T, int B, int H, int threads, int directions)
 }
 
 template <typename Real>
-void direction_project_input(Real* ws, const Real* x, const Real* w_ih, const Real* b_ih, const Real* b_hh,
-                             const DirectionShape& s) {
+void direction_project_input(Real* ws, const Real* x, const Real* w_ih, const Real* w_hh, const Real* b_ih,
+                             const Real* b_hh, const Real* w_hr, const DirectionShape& s) {
   const Layout L(s);
-  const int GH = gate_count(s.cell) * s.H;
+  const int GH = gate_count(s.cell) * s.H, H = s.H, S = state_size(s);
   combine_bias(ws + L.bias, b_ih, b_hh, s.cell, s.H);
-  rows_gemm(ws + L.gates, GH, x, s.I, w_ih, s.I, s.T * s.B, GH, s.I, false);
+  const Real* packed_ih = nullptr;
+  if (forward_packs(s.T, s.B)) {
+    rows_gemm_pack(ws + L.fwd_ih, w_ih, s.I, GH, s.I);
+    packed_ih = ws + L.fwd_ih;
+    if (s.cell == Cell::GruResetBefore) {
+      rows_gemm_pack(ws + L.fwd_hh, w_hh, H, 2 * H, H);
+      rows_gemm_pack(ws + L.fwd_hn, w_hh + size_t(2) * H * H, H, H, H);
+    } else {
+      rows_gemm_pack(ws + L.fwd_hh, w_hh, S, GH, S);
+    }
+    if (s.P > 0) rows_gemm_pack(ws + L.fwd_hr, w_hr, H, s.P, H);
+  }
+  rows_gemm(ws + L.gates, GH, x, s.I, w_ih, s.I, s.T * s.B, GH, s.I, false, packed_ih);
 }
 
 template <typename Real>
@@ -206,7 +230,8 @@ namespace {
 
 // The time loop of an LSTM with a projection (PyTorch's proj_size): per step
 // gates += h_prev W_hh^T (K = P), the element-wise pass writes m = o * tanh(c'),
-// then h' = m W_hr^T (rows_gemm, batch-invariant like the other forward products).
+// then h' = m W_hr^T (rows_gemm, batch-invariant like the other forward products;
+// W_hh and W_hr packed by direction_project_input when forward_packs).
 // A padded row keeps h and c, and its y is zero. Its own loop, so the plain LSTM's
 // step does no extra work.
 template <typename Real>
@@ -218,6 +243,9 @@ void projected_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
   const Layout L(s);
   Real* hs = ws + L.hs;
   Real* cs = ws + L.cs;
+  const bool packed = forward_packs(T, B);  // by direction_project_input
+  const Real* fwd_hh = packed ? ws + L.fwd_hh : nullptr;
+  const Real* fwd_hr = packed ? ws + L.fwd_hr : nullptr;
 
   StepRows<Real> st;
   st.b0 = b0; st.H = H; st.lengths = lengths; st.bias = ws + L.bias;
@@ -234,7 +262,7 @@ void projected_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
     Real* h = hs + size_t(output_slot(s, t)) * BP;
     Real* m = ws + L.ms + size_t(t) * BH;
     Real* gates_t = ws + L.gates + size_t(t) * B * GH;
-    rows_gemm(gates_t + size_t(b0) * GH, GH, h_prev + size_t(b0) * P, P, w_hh, P, rows, GH, P, true);
+    rows_gemm(gates_t + size_t(b0) * GH, GH, h_prev + size_t(b0) * P, P, w_hh, P, rows, GH, P, true, fwd_hh);
     st.b1 = b1;
     st.t = t;
     st.gates = gates_t;
@@ -242,7 +270,7 @@ void projected_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
     st.c_prev = cs + size_t(input_slot(s, t)) * BH;
     st.c = cs + size_t(output_slot(s, t)) * BH;
     lstm_projected_forward_pass(st);
-    rows_gemm(h + size_t(b0) * P, P, m + size_t(b0) * H, H, w_hr, H, rows, P, H, false);
+    rows_gemm(h + size_t(b0) * P, P, m + size_t(b0) * H, H, w_hr, H, rows, P, H, false, fwd_hr);
     Real* y_t = y ? y + size_t(t) * B * ldy : nullptr;
     for (int b = b0; b < b1; ++b) {
       Real* hb = h + size_t(b) * P;
@@ -351,6 +379,9 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
   Real* hs = ws + L.hs;
   Real* cs = ws + L.cs;
   Real* step = ws + L.step;
+  const bool packed = forward_packs(T, B);  // by direction_project_input
+  const Real* fwd_hh = packed ? ws + L.fwd_hh : nullptr;
+  const Real* fwd_hn = packed ? ws + L.fwd_hn : nullptr;
 
   StepRows<Real> st;
   st.b0 = b0; st.H = H; st.lengths = lengths; st.relu = cell == Cell::RnnRelu;
@@ -366,9 +397,9 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
     const int t = s.reverse ? T - 1 - k : k;
     const Real* h_prev = hs + size_t(input_slot(s, t)) * BH;
     Real* gates_t = ws + L.gates + size_t(t) * B * GH;
-    if (before) rows_gemm(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, 2 * H, H, false);
-    else if (gru) rows_gemm(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, false);
-    else rows_gemm(gates_t + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, true);
+    if (before) rows_gemm(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, 2 * H, H, false, fwd_hh);
+    else if (gru) rows_gemm(step + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, false, fwd_hh);
+    else rows_gemm(gates_t + size_t(b0) * GH, GH, h_prev + size_t(b0) * H, H, w_hh, H, rows, GH, H, true, fwd_hh);
     st.b1 = b1;
     st.t = t;
     st.h_prev = h_prev;
@@ -383,7 +414,7 @@ void direction_forward_rows(Real* y, int ldy, Real* hN, Real* cN, Real* ws, cons
     if (before) {  // r first, then the n block's product on r * h_prev
       gru_reset_before_forward_a(st);
       rows_gemm(step + size_t(b0) * GH + 2 * H, GH, st.ghn + size_t(b0) * H, H, w_hh + size_t(2) * H * H, H, rows, H,
-                H, false);
+                H, false, fwd_hn);
       gru_reset_before_forward_b(st);
     } else {
       forward_pass(cell, st);
@@ -532,7 +563,7 @@ template <typename Real>
 void direction_forward(Real* y, int ldy, Real* hN, Real* cN, Real* ws, const Real* x, const Real* w_ih,
                        const Real* w_hh, const Real* b_ih, const Real* b_hh, const Real* w_hr, const Real* h0,
                        const Real* c0, const int* lengths, const DirectionShape& s) {
-  direction_project_input(ws, x, w_ih, b_ih, b_hh, s);
+  direction_project_input(ws, x, w_ih, w_hh, b_ih, b_hh, w_hr, s);
   const int parts = time_loop_parts(s.cell, s.T, s.B, s.H, num_threads(), 1);
   run_time_loops(1, parts, s.B, s.T, rows_handover_safe<Real>(s, false), [&](RowLease& rows) {
     direction_forward_rows(y, ldy, hN, cN, ws, w_hh, w_hr, h0, c0, lengths, s, rows);
@@ -560,7 +591,7 @@ void direction_backward(Real* dx, bool accumulate_dx, Real* dh0, Real* dc0, Real
 
 #define RNNKIT_INSTANTIATE(Real)                                                                                    \
   template void direction_project_input<Real>(Real*, const Real*, const Real*, const Real*, const Real*,           \
-                                              const DirectionShape&);                                               \
+                                              const Real*, const Real*, const DirectionShape&);                     \
   template void direction_prepare_backward<Real>(Real*, const Real*, const Real*, const Real*, bool,              \
                                                  const DirectionShape&);                                            \
   template void direction_forward_rows<Real>(Real*, int, Real*, Real*, Real*, const Real*, const Real*, const Real*, \

@@ -40,12 +40,14 @@ inline size_t direction_workspace_floats(Cell cell, int T, int B, int I, int H, 
   return direction_workspace_floats(DirectionShape{cell, T, B, I, H, false}, training);
 }
 
-// Phase 1 of forward: the combined biases, and ws's gate buffer = x W_ih^T for
+// Phase 1 of forward: the combined biases, W_ih and W_hh packed for forward's
+// products (when the shape pays for it), and ws's gate buffer = x W_ih^T for
 // all T*B rows (one batch-invariant product, rows_gemm.h, split over the pool).
-// b_ih/b_hh may be null.
+// b_ih/b_hh may be null; w_hr [P,H] is the projection, packed with W_hh (null without one).
 template <typename Real>
 void direction_project_input(Real* ws, const Real* x /*[T,B,I]*/, const Real* w_ih /*[GH,I]*/,
-                             const Real* b_ih /*[GH]*/, const Real* b_hh /*[GH]*/, const DirectionShape& s);
+                             const Real* w_hh /*[GH,H or P]*/, const Real* b_ih /*[GH]*/, const Real* b_hh /*[GH]*/,
+                             const Real* w_hr /*[P,H]*/, const DirectionShape& s);
 
 // Before the backward time loops: packs W_hh (and W_hr) for them, and W_ih when fuse_dx
 // (one thread, once per call). w_hr: null without a projection.

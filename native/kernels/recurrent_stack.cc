@@ -111,9 +111,9 @@ void stack_forward(Real* y, Real* hN, Real* cN, Real* ws, const Real* params, co
     Real* layer_out = l == L - 1 ? y : ws + S.output_of(l);
     for (int d = 0; d < D; ++d) {  // input projections: big GEMMs, split over the pool
       const ParamOffsets p = param_offsets(c, l, d);
-      direction_project_input(ws + S.direction(c, l, d), layer_in, params + p.w_ih,
+      direction_project_input(ws + S.direction(c, l, d), layer_in, params + p.w_ih, params + p.w_hh,
                               c.bias ? params + p.b_ih : nullptr, c.bias ? params + p.b_hh : nullptr,
-                              shape_of(c, T, B, l, d));
+                              proj ? params + p.w_hr : nullptr, shape_of(c, T, B, l, d));
     }
     // Time loops: directions and batch slices are independent, one thread each
     // (rows change threads when one runs ahead, row_stealing.h).

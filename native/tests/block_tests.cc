@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernel_path.h"
+#include "../kernels/dropout.h"
 #include "../kernels/embedding.h"
 #include "../kernels/linear.h"
 #include "../kernels/losses.h"
@@ -438,6 +439,38 @@ void test_norm_helpers() {
 
 }  // namespace
 
+// ---------------------------------------------------------------- dropout
+
+// apply_dropout is x times the mask make_dropout_mask writes for the same (seed, stream), in place or
+// not; about p of the elements are dropped; another stream gives another mask.
+void test_dropout() {
+  const size_t n = 100000;
+  const double p = 0.3;
+  std::mt19937 rng(11);
+  std::vector<float> x(n), mask(n), y(n), other(n);
+  for (float& e : x) e = float(randoms(1, rng)[0]);
+  make_dropout_mask(mask.data(), n, p, 12345, 2);
+  apply_dropout(y.data(), x.data(), n, p, 12345, 2);
+  bool same = true;
+  size_t zeros = 0;
+  for (size_t i = 0; i < n; ++i) {
+    same = same && y[i] == x[i] * mask[i];
+    zeros += mask[i] == 0;
+  }
+  check(same, "dropout: y = x * make_dropout_mask(seed, stream), bit for bit", 0);
+  std::vector<float> inplace = x;
+  apply_dropout(inplace.data(), inplace.data(), n, p, 12345, 2);
+  check(std::memcmp(inplace.data(), y.data(), n * sizeof(float)) == 0, "dropout: in place equals out of place", 0);
+  const double fraction = double(zeros) / n;
+  check(std::fabs(fraction - p) < 0.01, "dropout: fraction dropped near p", fraction);
+  apply_dropout(other.data(), x.data(), n, p, 12345, 3);
+  size_t differ = 0;
+  for (size_t i = 0; i < n; ++i) differ += (other[i] == 0) != (y[i] == 0);
+  check(differ > n / 10, "dropout: another stream, another mask", double(differ));
+  apply_dropout(other.data(), x.data(), n, 0.0, 1, 0);
+  check(std::memcmp(other.data(), x.data(), n * sizeof(float)) == 0, "dropout: p = 0 copies x", 0);
+}
+
 int main() {
   announce_kernel_path();
   test_linear(true);
@@ -464,6 +497,7 @@ int main() {
   test_adam_checked({0.01, 0.8, 0.99, 1e-6, 0.1, false, "adam + weight decay"});
   test_adam_checked({0.01, 0.9, 0.999, 1e-8, 0.1, true, "adamw"});
   test_norm_helpers();
+  test_dropout();
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

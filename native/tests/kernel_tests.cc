@@ -378,55 +378,75 @@ void test_rows_gemm() {
           worst = std::max(worst, std::fabs(ref - all[size_t(m) * ldc + n]) / std::sqrt(double(K)));
         }
       blas_set_num_threads(1);
-      for (int m0 : {0, M / 3, M - 1}) {  // row m0 alone, and rows [m0, M) as a smaller batch
+      std::vector<float> packed(rows_gemm_packed_floats(N, K));
+      rows_gemm_pack(packed.data(), w.data(), ldw, N, K);
+      for (int m0 : {0, M / 3, M - 1}) {  // row m0 alone, and rows [m0, M) as a smaller batch, W packed or not
         for (int rows : {1, M - m0}) {
-          std::vector<float> part = c0;
-          rows_gemm(part.data() + size_t(m0) * ldc, ldc, a.data() + size_t(m0) * lda, lda, w.data(), ldw, rows, N, K,
-                    accumulate);
-          for (size_t i = size_t(m0) * ldc; i < size_t(m0 + rows) * ldc; ++i)
-            if (std::memcmp(&part[i], &all[i], sizeof(float)) != 0) invariant = false;
+          for (const float* pk : {static_cast<const float*>(nullptr), static_cast<const float*>(packed.data())}) {
+            std::vector<float> part = c0;
+            rows_gemm(part.data() + size_t(m0) * ldc, ldc, a.data() + size_t(m0) * lda, lda, w.data(), ldw, rows, N,
+                      K, accumulate, pk);
+            for (size_t i = size_t(m0) * ldc; i < size_t(m0 + rows) * ldc; ++i)
+              if (std::memcmp(&part[i], &all[i], sizeof(float)) != 0) invariant = false;
+          }
         }
       }
     }
   }
   blas_set_num_threads(2);
   check(worst < 1e-5, "rows_gemm matches a plain loop (ragged tiles, K tails, leading dimensions, accumulate)", worst);
-  check(invariant, "rows_gemm gives each row the same bits alone, in a smaller batch and split over 1 or 2 threads", 0.0);
+  check(invariant, "rows_gemm gives each row the same bits alone, in a smaller batch, packed or not, on 1 or 2 threads", 0.0);
 }
 
-// The AVX2 path's documented order, as scalar code: 8 strided fused partial sums,
-// the tree ((0+4)+(2+6)) + ((1+5)+(3+7)), plus the fused K % 8 tail. The kernel
-// reduces several accumulators per register and blocks the loops for cache; it
-// must still give exactly these bits (shapes cross block and tile edges).
-void test_rows_gemm_order_avx2() {
-  if (active_isa() != Isa::Avx2) return;
+// The documented order (rows_gemm.h), as scalar code: one running sum per element,
+// k = 0..K-1 in turn, starting from C's old value when accumulating; fused on the
+// AVX2 and AVX-512 paths (and arm64), c + a*w with two roundings on x86-64 baseline.
+// Every kernel must give exactly these bits: W read as it is (few rows: transposed in
+// registers; more: packed in blocks here) and W packed by rows_gemm_pack, on shapes
+// that cross the tile, panel, column-block and k-block edges, with leading dimensions.
+void test_rows_gemm_order() {
+#if defined(__x86_64__) || defined(_M_X64)
+  const bool fused = active_isa() != Isa::Baseline;
+#else
+  const bool fused = true;
+#endif
   std::mt19937 rng(37);
-  const int shapes[][3] = {{9, 50, 256}, {300, 20, 1100}, {6, 7, 13}, {64, 40, 512}};
+  const int shapes[][3] = {{1, 50, 256}, {2, 768, 256}, {3, 37, 13}, {4, 40, 512}, {5, 16, 7}, {6, 7, 13},
+                           {7, 129, 300}, {8, 50, 256}, {9, 50, 256}, {13, 1100, 33}, {64, 40, 600}, {300, 20, 1100}};
   bool same = true;
   for (const auto& sh : shapes) {
-    const int M = sh[0], N = sh[1], K = sh[2];
-    const std::vector<double> ad = randoms(size_t(M) * K, rng), wd = randoms(size_t(N) * K, rng),
-                              cd = randoms(size_t(M) * N, rng);
+    const int M = sh[0], N = sh[1], K = sh[2], lda = K + 3, ldw = K + 1, ldc = N + 2;
+    const std::vector<double> ad = randoms(size_t(M) * lda, rng), wd = randoms(size_t(N) * ldw, rng),
+                              cd = randoms(size_t(M) * ldc, rng);
     const std::vector<float> a(ad.begin(), ad.end()), w(wd.begin(), wd.end()), c0(cd.begin(), cd.end());
+    std::vector<float> packed(rows_gemm_packed_floats(N, K));
+    rows_gemm_pack(packed.data(), w.data(), ldw, N, K);
     for (int accumulate = 0; accumulate < 2; ++accumulate) {
-      std::vector<float> got = c0;
-      rows_gemm(got.data(), N, a.data(), K, w.data(), K, M, N, K, accumulate);
-      for (int m = 0; m < M; ++m)
-        for (int n = 0; n < N; ++n) {
-          const float* x = &a[size_t(m) * K];
-          const float* y = &w[size_t(n) * K];
-          float lane[8] = {}, tail = 0.0f;
-          const int K8 = K - K % 8;
-          for (int k = 0; k < K8; k += 8)
-            for (int l = 0; l < 8; ++l) lane[l] = std::fma(x[k + l], y[k + l], lane[l]);
-          for (int k = K8; k < K; ++k) tail = std::fma(x[k], y[k], tail);
-          const float sum = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7])) + tail;
-          const float want = accumulate ? c0[size_t(m) * N + n] + sum : sum;
-          if (std::memcmp(&want, &got[size_t(m) * N + n], sizeof(float)) != 0) same = false;
-        }
+      for (int use_pack = 0; use_pack < 2; ++use_pack) {
+        std::vector<float> got = c0;
+        rows_gemm(got.data(), ldc, a.data(), lda, w.data(), ldw, M, N, K, accumulate, use_pack ? packed.data() : nullptr);
+        for (int m = 0; m < M; ++m)
+          for (int n = 0; n < N; ++n) {
+            float c = accumulate ? c0[size_t(m) * ldc + n] : 0.0f;
+            for (int k = 0; k < K; ++k) {
+              const float x = a[size_t(m) * lda + k], y = w[size_t(n) * ldw + k];
+              if (fused) {
+                c = std::fma(x, y, c);
+              } else {
+                volatile float product = x * y;  // rounded on its own, as the baseline path does
+                c = c + product;
+              }
+            }
+            if (std::memcmp(&c, &got[size_t(m) * ldc + n], sizeof(float)) != 0) same = false;
+          }
+        for (int m = 0; m < M; ++m)  // columns past N and the padding stay untouched
+          for (int n = N; n < ldc; ++n)
+            if (std::memcmp(&got[size_t(m) * ldc + n], &c0[size_t(m) * ldc + n], sizeof(float)) != 0) same = false;
+      }
     }
   }
-  check(same, "rows_gemm on AVX2 gives the bits of its documented summation order", 0.0);
+  check(same, std::string("rows_gemm gives the bits of its documented order, W packed or not (") + isa_name(active_isa()) + ")",
+        0.0);
 }
 
 // Time loops hand rows to a thread that ran ahead (row_stealing.h). A hook
@@ -707,7 +727,7 @@ int main() {
   test_fast_activations();
   test_packed_gemm();
   test_rows_gemm();
-  test_rows_gemm_order_avx2();
+  test_rows_gemm_order();
   test_row_stealing_protocol();
   for (Cell cell : {Cell::RnnTanh, Cell::Gru, Cell::Lstm, Cell::GruResetBefore})
     for (int D : {1, 2}) test_row_stealing_kernels(cell, D);

@@ -3,6 +3,7 @@
 // the held-out split, and optional predict / generate / pictures.
 
 import type { CellName } from '../../layers/cell-kind';
+import type { StructureDropout } from '../../layers/dropout';
 import type { SequenceModel } from '../../structures/sequence-model';
 import type { Metric } from '../metrics';
 
@@ -10,6 +11,9 @@ export type AttentionName = 'bahdanau' | 'luong-dot' | 'luong-general' | 'none';
 export type Conditioning = 'first-step' | 'every-step';
 
 /** Everything that defines a run; saved in the model file so `eval` rebuilds the same data. */
+/** Settings that only some tasks take (the CLI refuses their flags elsewhere). */
+export type TaskOption = 'attention' | 'conditioning' | 'evalSize' | 'evalBeam' | 'structureDropout' | 'labelSmoothing' | 'segment';
+
 export interface Settings {
   hidden: number;
   cell: CellName;
@@ -24,8 +28,18 @@ export interface Settings {
   budgetMs?: number;
   attention?: AttentionName;
   conditioning?: Conditioning;
-  /** g2p: test words scored (a fixed sample of the test split). */
+  /** g2p: test words scored (a fixed sample of the test split; default all of it). */
   evalSize?: number;
+  /** g2p: beam width of the second evaluation, beside greedy decoding (1: greedy only). */
+  evalBeam?: number;
+  /** g2p: label smoothing of the decoder's cross-entropy. */
+  labelSmoothing?: number;
+  /** g2p: dropout outside the recurrent stacks (EncoderDecoderOptions.dropout). */
+  structureDropout?: StructureDropout;
+  /** AdamW's decoupled weight decay (0 or absent: Adam). */
+  weightDecay?: number;
+  /** fit's moving average of the weights with this decay (with warmup); validation and the saved model use it. */
+  average?: number;
   /** moby: characters per training sequence and truncated-BPTT chunk. */
   segment?: number;
   truncation?: number;
@@ -75,7 +89,7 @@ export interface Task<M extends SequenceModel<E>, E, S> {
   /** Defaults that depend on how long training may run (e.g. a larger model for a longer budget). */
   defaultsFor?(budgetMs: number | undefined, epochs: number | undefined): Partial<Settings>;
   /** Which CLI options apply (others are refused with a message). */
-  options: ReadonlyArray<'attention' | 'conditioning' | 'evalSize' | 'segment'>;
+  options: ReadonlyArray<TaskOption>;
   prepare(settings: Settings, saved?: S): Prepared<E, S>;
   build(prepared: Prepared<E, S>, settings: Settings): M;
   /** Metrics on the held-out test split. */
