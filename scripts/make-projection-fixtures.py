@@ -11,13 +11,18 @@ then runs forward and backward in float64 (packed sequences where the case has l
 result is that float64 reference rounded to float32. Deterministic: two runs write identical bytes.
 """
 
-import json
+import importlib.util
 import os
-import struct
 
 import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+# One safetensors writer for every fixture script: make-fixtures.py's (its file name is not a module name).
+_spec = importlib.util.spec_from_file_location("make_fixtures", os.path.join(os.path.dirname(__file__), "make-fixtures.py"))
+_make_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_make_fixtures)
+write_safetensors = _make_fixtures.write_safetensors
 
 OUT_DIR = os.path.join("test", "fixtures", "projection")
 
@@ -85,26 +90,6 @@ def run_case(cfg, lengths, seed):
         tensors += [("grad.h0", state[0].grad), ("grad.c0", state[1].grad)]
     tensors += [("grad." + name, p.grad) for name, p in params]
     return [(name, t.detach().to(torch.float32).contiguous()) for name, t in tensors]
-
-
-def write_safetensors(path, tensors, config):
-    """Write (name, float32 tensor) pairs as a safetensors file."""
-    header = {"__metadata__": {"config": json.dumps(config, separators=(",", ":"))}}
-    chunks = []
-    offset = 0
-    for name, t in tensors:
-        assert t.dtype == torch.float32 and name not in header
-        data = struct.pack("<%df" % t.numel(), *t.flatten().tolist())
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    header_bytes += b" " * ((8 - (8 + len(header_bytes)) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(header_bytes)))
-        f.write(header_bytes)
-        for data in chunks:
-            f.write(data)
 
 
 def main():
