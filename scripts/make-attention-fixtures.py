@@ -24,13 +24,18 @@ At padded decoder steps (i >= targetLengths[b]) the state (and LSTM cell state)
 is carried unchanged and output_i and a_i are 0.
 """
 
-import json
+import importlib.util
 import math
 import os
-import struct
 
 import torch
 import torch.nn as nn
+
+# One safetensors writer for every fixture script: make-fixtures.py's (its file name is not a module name).
+_spec = importlib.util.spec_from_file_location("make_fixtures", os.path.join(os.path.dirname(__file__), "make-fixtures.py"))
+_make_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_make_fixtures)
+write_safetensors = _make_fixtures.write_safetensors
 
 OUT_DIR = os.path.join("test", "fixtures", "attention")
 
@@ -190,26 +195,6 @@ def run_case(cfg, src, tgt, seed):
         g = att[name].grad if name.startswith("attention.") else cell_grads[name[:-len("_l0")]].grad
         tensors.append(("grad." + name, g))
     return [(name, t.detach().to(torch.float32).contiguous()) for name, t in tensors]
-
-
-def write_safetensors(path, tensors, config):
-    """Write (name, float32 tensor) pairs as a safetensors file."""
-    header = {"__metadata__": {"config": json.dumps(config, separators=(",", ":"))}}
-    chunks = []
-    offset = 0
-    for name, t in tensors:
-        assert t.dtype == torch.float32 and name not in header
-        data = struct.pack("<%df" % t.numel(), *t.flatten().tolist())
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    header_bytes += b" " * ((8 - (8 + len(header_bytes)) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(header_bytes)))
-        f.write(header_bytes)
-        for data in chunks:
-            f.write(data)
 
 
 def main():
