@@ -48,7 +48,9 @@ export interface SearchOptions {
 
 /**
  * Greedy (no `randoms`) or sampled decoding of every row of `initial`. Row b samples from randoms[b]
- * alone, so its result does not depend on the other rows. Finished rows keep stepping until all end.
+ * alone, so its result does not depend on the other rows. Rows that have ended leave the state once
+ * they are an eighth of it (decoder.select): the steps after that run on the live rows only, and since
+ * rows are independent, every row's tokens and log-probabilities are the same as without leaving.
  */
 export function* sampleDecode<S>(decoder: StepDecoder<S>, initial: S, batch: number, options: SearchOptions & {
   temperature?: number; topK?: number; randoms?: readonly Random[];
@@ -57,21 +59,31 @@ export function* sampleDecode<S>(decoder: StepDecoder<S>, initial: S, batch: num
   const randoms = options.temperature === 0 ? undefined : options.randoms;
   const out: Hypothesis[] = Array.from({ length: batch }, () => (options.attention ? { tokens: [], logProb: 0, attention: [] } : { tokens: [], logProb: 0 }));
   const done = new Array<boolean>(batch).fill(false);
+  // live[i]: the input whose decoding row i of the state carries.
+  let live = Array.from({ length: batch }, (_, b) => b);
   let tokens = new Int32Array(batch).fill(options.startToken);
   let state = initial;
-  for (let t = 0; t < options.maxLength && done.includes(false); t++) {
+  for (let t = 0; t < options.maxLength && live.length > 0; t++) {
     const stepped = yield* decoder.step(tokens, state);
     state = stepped.state;
-    tokens = new Int32Array(batch);
-    for (let b = 0; b < batch; b++) {
-      const row = stepped.logProbs.subarray(b * V, (b + 1) * V);
+    tokens = new Int32Array(live.length);
+    let ended = 0;
+    for (let i = 0; i < live.length; i++) {
+      const b = live[i];
+      const row = stepped.logProbs.subarray(i * V, (i + 1) * V);
       const token = randoms ? sampleToken(row, options.temperature ?? 1, options.topK ?? 0, randoms[b]) : argmax(row);
-      tokens[b] = token;
-      if (done[b]) continue;
+      tokens[i] = token;
+      if (done[b]) { ended++; continue; }
       out[b].logProb += row[token];
-      if (options.attention && stepped.attentionOf) out[b].attention!.push(stepped.attentionOf(b));
-      if (token === options.endToken) done[b] = true;
+      if (options.attention && stepped.attentionOf) out[b].attention!.push(stepped.attentionOf(i));
+      if (token === options.endToken) { done[b] = true; ended++; }
       else out[b].tokens.push(token);
+    }
+    if (ended > 0 && ended * 8 >= live.length) {
+      const keep = Int32Array.from(live.keys()).filter((i) => !done[live[i]]);
+      if (keep.length > 0) state = decoder.select(state, keep);
+      tokens = tokens.filter((_, i) => !done[live[i]]);
+      live = live.filter((b) => !done[b]);
     }
   }
   return out;
