@@ -83,7 +83,7 @@ export function* sampleDecode<S>(decoder: StepDecoder<S>, initial: S, batch: num
       const keep = Int32Array.from(live.keys()).filter((i) => !done[live[i]]);
       if (keep.length > 0) state = decoder.select(state, keep);
       tokens = tokens.filter((_, i) => !done[live[i]]);
-      live = live.filter((b) => !done[b]);
+      live = Array.from(keep, (i) => live[i]);
     }
   }
   return out;
