@@ -153,10 +153,12 @@ describe('structures: batched inference', function () {
     interface ToyState { inputs: Int32Array; histories: number[][] }
     const V = 6, END = 1;
     let stepsRun = 0;
+    const rowsPerStep: number[] = [];
     const toy: StepDecoder<ToyState> = {
       vocabSize: V,
       *step(tokens: Int32Array, state: ToyState): Inference<{ logProbs: Float32Array; state: ToyState }> {
         stepsRun++;
+        rowsPerStep.push(tokens.length);
         const histories = state.histories.map((h, r) => [...h, tokens[r]]);
         const logProbs = new Float32Array(tokens.length * V);
         histories.forEach((h, r) => {
@@ -208,6 +210,20 @@ describe('structures: batched inference', function () {
         inputs.forEach((input, b) => assert.deepEqual(batched[b][0], reference(input, width, maxLength, alpha)[0], `input ${b}`));
       });
     }
+
+    it('runs the first step on one row per input, and inputs that stopped leave the state', function () {
+      const maxLength = 12, width = 4;
+      const inputs = randomTokens(testRandom(91), 40, 0, 1000);
+      rowsPerStep.length = 0;
+      const batched = runSync(beamSearch(toy, { inputs: Int32Array.from(inputs), histories: inputs.map(() => []) }, inputs.length,
+        { startToken: 0, endToken: END, maxLength, width, lengthPenalty: 1 }));
+      const rows = [...rowsPerStep];
+      inputs.forEach((input, b) => assert.deepEqual(batched[b][0], reference(input, width, maxLength, 1)[0], `input ${b}`));
+      assert.equal(rows[0], inputs.length);
+      assert.equal(rows[1], inputs.length * width);
+      for (let t = 2; t < rows.length; t++) assert.ok(rows[t] <= rows[t - 1], `rows per step: ${rows.join(', ')}`);
+      assert.ok(rows[rows.length - 1] < inputs.length * width, `rows per step: ${rows.join(', ')}`);
+    });
 
     it('stops an input once no live beam can overtake its best finished one, and not before', function () {
       const maxLength = 30, width = 3;

@@ -95,14 +95,17 @@ interface Beam extends Hypothesis {
 }
 
 /**
- * Beam search for every row of `initial` at once. Each input owns `width` rows of the decoder state
- * (input b: rows b*width ... b*width+width-1), filled by its live beams; spare rows repeat a live one and
- * their outputs are ignored. Per input: each live beam proposes its `width` best next tokens, the
- * `width` best of all proposals survive (finished hypotheses take beam slots too, so width 1 is exactly
- * greedy decoding), and finished ones are ranked by logProb / length^alpha (alpha = lengthPenalty; the
- * end token counts in the length). An input's search stops once no live beam can overtake its best
- * finished hypothesis. Returns each input's hypotheses, best first (the first is the search's answer;
- * the rest are those found before it stopped).
+ * Beam search for every row of `initial` at once. The first step runs on `initial` itself, one row per
+ * input (each input has one beam then); after it, each input still searching owns a block of `width`
+ * rows of the decoder state, filled by its live beams (spare rows repeat a live one and their outputs
+ * are ignored). Blocks of inputs that have stopped leave the state once they are an eighth of it
+ * (decoder.select), as in sampleDecode; rows are independent, so results are the same as without
+ * leaving. Per input: each live beam proposes its `width` best next tokens, the `width` best of all
+ * proposals survive (finished hypotheses take beam slots too, so width 1 is exactly greedy decoding),
+ * and finished ones are ranked by logProb / length^alpha (alpha = lengthPenalty; the end token counts in
+ * the length). An input's search stops once no live beam can overtake its best finished hypothesis.
+ * Returns each input's hypotheses, best first (the first is the search's answer; the rest are those
+ * found before it stopped).
  */
 export function* beamSearch<S>(decoder: StepDecoder<S>, initial: S, batch: number, options: SearchOptions & {
   width: number; lengthPenalty?: number;
@@ -110,7 +113,7 @@ export function* beamSearch<S>(decoder: StepDecoder<S>, initial: S, batch: numbe
   const V = decoder.vocabSize, W = options.width;
   const alpha = options.lengthPenalty ?? 1;
   const score = (h: Hypothesis, length: number) => h.logProb / Math.pow(Math.max(1, length), alpha);
-  const start = (b: number): Beam => ({ tokens: [], logProb: 0, row: b * W, ...(options.attention ? { attention: [] } : {}) });
+  const start = (b: number): Beam => ({ tokens: [], logProb: 0, row: b, ...(options.attention ? { attention: [] } : {}) });
   let beams: Beam[][] = Array.from({ length: batch }, (_, b) => [start(b)]);
   const finished: Array<Array<{ h: Hypothesis; score: number }>> = Array.from({ length: batch }, () => []);
   // A live beam's logProb only falls and its score's divisor is at most maxLength^alpha, so once no live
@@ -118,12 +121,14 @@ export function* beamSearch<S>(decoder: StepDecoder<S>, initial: S, batch: numbe
   const bound = Math.pow(Math.max(1, options.maxLength), alpha);
   const cannotBeatFinished = (live: readonly Beam[], done: ReadonlyArray<{ score: number }>) => done.length > 0 &&
     live.every((h) => h.logProb / bound <= Math.max(...done.map((d) => d.score)));
-  let state = decoder.select(initial, Int32Array.from({ length: batch * W }, (_, r) => Math.floor(r / W)));
+  // The state holds `blocks` blocks of `perBlock` rows; input b's beams sit in block blockOf[b] (-1 once it has left).
+  let state = initial, perBlock = 1, blocks = batch;
+  const blockOf = Int32Array.from({ length: batch }, (_, b) => b);
   for (let t = 0; t < options.maxLength && beams.some((live) => live.length > 0); t++) {
-    const last = new Int32Array(batch * W).fill(options.startToken);
+    const last = new Int32Array(blocks * perBlock).fill(options.startToken);
     for (const live of beams) for (const h of live) last[h.row] = h.tokens.length ? h.tokens[h.tokens.length - 1] : options.startToken;
     const stepped = yield* decoder.step(last, state);
-    const parents = Int32Array.from({ length: batch * W }, (_, r) => r);
+    // Each input's next beams; their `row` is their parent's until the new layout below places them.
     beams = beams.map((live, b) => {
       if (live.length === 0) return live;
       const candidates: Array<{ beam: Beam; token: number; logProb: number }> = [];
@@ -140,16 +145,31 @@ export function* beamSearch<S>(decoder: StepDecoder<S>, initial: S, batch: numbe
           const h: Hypothesis = { tokens: c.beam.tokens, logProb: c.logProb, ...(attention ? { attention } : {}) };
           finished[b].push({ h, score: score(h, h.tokens.length + 1) });
         } else {
-          const row = b * W + next.length;
-          parents[row] = c.beam.row;
-          next.push({ tokens: [...c.beam.tokens, c.token], logProb: c.logProb, row, ...(attention ? { attention } : {}) });
+          next.push({ tokens: [...c.beam.tokens, c.token], logProb: c.logProb, row: c.beam.row, ...(attention ? { attention } : {}) });
         }
       }
-      // Spare rows follow the first live beam, so every row keeps a valid state.
-      for (let k = next.length; k < W && next.length > 0; k++) parents[b * W + k] = parents[b * W];
       return cannotBeatFinished(next, finished[b]) ? [] : next;
     });
-    state = decoder.reorder(stepped.state, parents);
+    const searching = beams.filter((live) => live.length > 0).length;
+    if (searching === 0 || t + 1 === options.maxLength) break;  // no step reads the state again
+    const stopped = blocks - beams.filter((live, b) => live.length > 0 && blockOf[b] >= 0).length;
+    const relayout = perBlock !== W || (stopped > 0 && stopped * 8 >= blocks);
+    if (relayout) {
+      let k = 0;
+      for (let b = 0; b < batch; b++) blockOf[b] = beams[b].length > 0 ? k++ : -1;
+      perBlock = W;
+      blocks = searching;
+    }
+    // parents[r]: the row of the old state that row r of the new one continues; stopped blocks keep theirs.
+    const parents = relayout ? new Int32Array(blocks * W) : Int32Array.from({ length: blocks * W }, (_, r) => r);
+    beams.forEach((live, b) => {
+      if (live.length === 0) return;
+      const first = blockOf[b] * W;
+      live.forEach((h, k) => { parents[first + k] = h.row; h.row = first + k; });
+      // Spare rows follow the first live beam, so every row keeps a valid state.
+      for (let k = live.length; k < W; k++) parents[first + k] = parents[first];
+    });
+    state = relayout ? decoder.select(stepped.state, parents) : decoder.reorder(stepped.state, parents);
   }
   return finished.map((done, b) => {
     for (const h of beams[b]) done.push({ h, score: score(h, h.tokens.length) });  // cut at maxLength
