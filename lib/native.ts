@@ -67,8 +67,10 @@ export interface NativeDecoderShape {
 }
 
 type Lengths = Int32Array | null;
+/** What a decoding step takes from the workspace as the previous step call left it (native DecoderReuse). */
+export interface DecoderReuse { keys: boolean; packedWeights: boolean }
 type DecoderForwardArgs = [shape: NativeDecoderShape, params: F32, x: F32, memory: F32, sourceLengths: Lengths,
-  targetLengths: Lengths, h0: OptF32, c0: OptF32, computeKeys: boolean, workspace: F32, output: F32,
+  targetLengths: Lengths, h0: OptF32, c0: OptF32, reuse: DecoderReuse, workspace: F32, output: F32,
   weights: OptF32, hN: F32, cN: OptF32];
 type DecoderBackwardArgs = [shape: NativeDecoderShape, params: F32, grads: F32, workspace: F32, dOutput: OptF32,
   dhN: OptF32, dcN: OptF32, x: F32, memory: F32, sourceLengths: Lengths, targetLengths: Lengths, dx: F32,

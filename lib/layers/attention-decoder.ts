@@ -86,7 +86,11 @@ export class AttentionDecoder extends ParameterModule {
   readonly bias: boolean;
   readonly workspaceLimitBytes: number;
   private recorded: Recorded | null = null;
-  private stepWorkspace: { key: string; data: Float32Array; keysOf: Float32Array | null } | null = null;
+  /**
+   * Step calls' workspace: keysOf names the memory whose keys it holds; packed says the per-step weights
+   * in it were packed by the last step call (both null / false while a call is writing them).
+   */
+  private stepWorkspace: { key: string; data: Float32Array; keysOf: Float32Array | null; packed: boolean } | null = null;
   private sharedWorkspace: Float32Array | null = null;
 
   constructor(options: AttentionDecoderOptions) {
@@ -188,8 +192,9 @@ export class AttentionDecoder extends ParameterModule {
   }
 
   /**
-   * One decoding step (M = 1) for inference. With `reuseKeys`, the attention keys
-   * computed from `memory` by the previous step call of the same shape are reused.
+   * One decoding step (M = 1) for inference. `reuseKeys` says this call continues the decoding of the
+   * previous step call of the same shape, on the same memory and parameters: the attention keys it
+   * computed from `memory`, and the per-step weights it packed, are reused rather than made again.
    */
   step(x: Tensor, memory: Tensor, state: DecoderState | undefined,
     options: { sourceLengths?: Int32Array; reuseKeys?: boolean } = {}): AttentionDecoderOutput {
@@ -220,9 +225,34 @@ export class AttentionDecoder extends ParameterModule {
     return this.stepWorkspace !== null && this.stepWorkspace.keysOf === memory.data;
   }
 
-  /** A step that computed keys (no reuseKeys) leaves those of `memory` in the workspace. */
+  /** A step that computed keys (no reuseKeys) leaves those of `memory` in the workspace, and every step its packed weights. */
   private keysFrom(reused: boolean, memory: Tensor): void {
-    if (!reused && this.stepWorkspace) this.stepWorkspace.keysOf = memory.data;
+    if (!this.stepWorkspace) return;
+    if (!reused) this.stepWorkspace.keysOf = memory.data;
+    this.stepWorkspace.packed = true;
+  }
+
+  /**
+   * @internal A decoding that carries on with rows `rows` of `from` as the memory `to` (a copy of those
+   * rows, in that order): when the step workspace holds from's keys, the keys of those rows move into a
+   * workspace of the new shape, so the next step may pass reuseKeys instead of computing them again.
+   */
+  carryKeys(from: Tensor, to: Tensor, rows: Int32Array): void {
+    const ws = this.stepWorkspace;
+    if (ws === null || ws.keysOf !== from.data || this.attention === 'luong-dot') return;
+    const N = from.shape[0], B = from.shape[1], R = rows.length;
+    const K = this.attention === 'bahdanau' ? this.attentionSize : this.hiddenSize;
+    const floats = native.attentionDecoderSizes(this.nativeShape(1, N, R)).workspace;
+    if (floats * 4 > this.workspaceLimitBytes || to.shape[0] !== N || to.shape[1] !== R) return;
+    const data = allocateFloat32('workspace', floats);
+    // Keys sit at the workspace's start, [N, B, K].
+    for (let n = 0; n < N; n++) {
+      for (let i = 0; i < R; i++) {
+        const at = (n * B + rows[i]) * K;
+        data.set(ws.data.subarray(at, at + K), (n * R + i) * K);
+      }
+    }
+    this.stepWorkspace = { key: `1,${N},${R}`, data, keysOf: to.data, packed: false };
   }
 
   protected override onParametersLoaded(): void {
@@ -262,15 +292,16 @@ export class AttentionDecoder extends ParameterModule {
       throw valueError(`workspace: M=${M}, N=${N}, B=${B} needs ${(sizes.workspace * 4 / 1048576).toFixed(6)} MiB, ` +
         `above the limit of ${(this.workspaceLimitBytes / 1048576).toFixed(6)} MiB (raise workspaceLimitBytes to allow it)`);
     }
-    const workspace = training ? { data: this.trainingWorkspace(sizes.workspace) }
+    const workspace = training ? { data: this.trainingWorkspace(sizes.workspace), packed: false }
       : this.inferenceWorkspace(shape, sizes.workspace, reuseKeys);
+    const reuse = { keys: reuseKeys, packedWeights: reuseKeys && workspace.packed };
     const output = this.callBuffer('output', M * B * (H + this.memorySize));
     const weights = this.callBuffer('weights', M * B * N);
     const hN = this.callBuffer('hN', B * H);
     const cN = this.usesCellState ? this.callBuffer('cN', B * H) : null;
     const xs = training ? this.callCopy('x', input.data) : input.data;
     const ms = training ? this.callCopy('memory', mem.data) : mem.data;
-    const args = [shape, this.parameters, xs, ms, src, tgt, h0, c0, !reuseKeys, workspace.data, output, weights, hN,
+    const args = [shape, this.parameters, xs, ms, src, tgt, h0, c0, reuse, workspace.data, output, weights, hN,
       cN] as const;
     const result: AttentionDecoderOutput = {
       output: { data: output, shape: [M, B, H + this.memorySize] },
@@ -301,15 +332,20 @@ export class AttentionDecoder extends ParameterModule {
   }
 
   /** Inference reuses one workspace per shape; keys sit at its start across step calls. */
-  private inferenceWorkspace(shape: NativeDecoderShape, floats: number, reuseKeys: boolean): { data: Float32Array } {
+  private inferenceWorkspace(shape: NativeDecoderShape, floats: number, reuseKeys: boolean): { data: Float32Array; packed: boolean } {
     const key = `${shape.M},${shape.N},${shape.B}`;
     if (reuseKeys && this.stepWorkspace?.key !== key) {
       throw new RnnkitError('step: reuseKeys needs a previous step call with the same memory shape', 'ERR_RNNKIT_STATE');
     }
-    if (this.stepWorkspace?.key !== key) this.stepWorkspace = { key, data: allocateFloat32('workspace', floats), keysOf: null };
-    // Until this call finishes, the keys in it belong to no memory (a refused or failed call leaves them half-written).
+    if (this.stepWorkspace?.key !== key) {
+      this.stepWorkspace = { key, data: allocateFloat32('workspace', floats), keysOf: null, packed: false };
+    }
+    // Until this call finishes, the keys and packed weights in it are no one's (a refused or failed call
+    // leaves them half-written); the caller reads `packed` as it was before.
+    const before = { data: this.stepWorkspace.data, packed: this.stepWorkspace.packed };
     if (!reuseKeys) this.stepWorkspace.keysOf = null;
-    return this.stepWorkspace;
+    this.stepWorkspace.packed = false;
+    return before;
   }
 
   private prepareBackward(grads: { dOutput?: Tensor; dhN?: Tensor; dcN?: Tensor }) {

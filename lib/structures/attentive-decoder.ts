@@ -43,10 +43,14 @@ export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
     this.stepper = {
       vocabSize: output.vocabSize,
       step: (tokens, state) => this.step(tokens, state),
-      select: (state, rows) => ({
-        h: selectBatch(state.h, rows), c: state.c && selectBatch(state.c, rows), memory: selectBatch(state.memory, rows),
-        sourceLengths: Int32Array.from(rows, (r) => state.sourceLengths[r]),
-      }),
+      select: (state, rows) => {
+        const memory = selectBatch(state.memory, rows);
+        this.decoder.carryKeys(state.memory, memory, rows);  // the next step need not compute keys again
+        return {
+          h: selectBatch(state.h, rows), c: state.c && selectBatch(state.c, rows), memory,
+          sourceLengths: Int32Array.from(rows, (r) => state.sourceLengths[r]),
+        };
+      },
       // Same memory object: the next step finds its keys still in the layer's workspace.
       reorder: (state, rows) => ({
         h: selectBatch(state.h, rows), c: state.c && selectBatch(state.c, rows), memory: state.memory, sourceLengths: state.sourceLengths,

@@ -46,8 +46,22 @@ DecoderCall RequireShape(const Napi::Value& v) {
   return c;
 }
 
-// attentionDecoderForward(shape, params, x, memory, sourceLengths, targetLengths, h0, c0, computeKeys,
-//                         workspace, out, weights, hN, cN)
+// reuse: { keys, packedWeights }, both booleans (see DecoderReuse).
+rnnkit::DecoderReuse RequireReuse(const Napi::Value& v) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject()) ThrowType(env, "reuse: expected an object, got " + Describe(v));
+  Napi::Object o = v.As<Napi::Object>();
+  rnnkit::DecoderReuse reuse;
+  const Napi::Value keys = o.Get("keys"), packed = o.Get("packedWeights");
+  if (!keys.IsBoolean()) ThrowType(env, "reuse.keys: expected a boolean, got " + Describe(keys));
+  if (!packed.IsBoolean()) ThrowType(env, "reuse.packedWeights: expected a boolean, got " + Describe(packed));
+  reuse.keys = keys.As<Napi::Boolean>().Value();
+  reuse.packed_weights = packed.As<Napi::Boolean>().Value();
+  return reuse;
+}
+
+// attentionDecoderForward(shape, params, x, memory, sourceLengths, targetLengths, h0, c0,
+//                         reuse { keys, packedWeights }, workspace, out, weights, hN, cN)
 std::function<void()> PrepareForward(const Napi::CallbackInfo& info) {
   const DecoderCall c = RequireShape(info[0]);
   const rnnkit::AttentionDecoderShape s = c.shape;
@@ -60,8 +74,7 @@ std::function<void()> PrepareForward(const Napi::CallbackInfo& info) {
   const int* tgt = RequireLengths(info[5], "targetLengths", size_t(s.B), 1, s.M);
   const float* h0 = RequireFloat32(info[6], "h0", BH, true);
   const float* c0 = lstm ? RequireFloat32(info[7], "c0", BH, true) : nullptr;
-  if (!info[8].IsBoolean()) ThrowType(info.Env(), "computeKeys: expected a boolean, got " + Describe(info[8]));
-  const bool compute_keys = info[8].As<Napi::Boolean>().Value();
+  const rnnkit::DecoderReuse reuse = RequireReuse(info[8]);
   float* ws = RequireFloat32(info[9], "workspace", rnnkit::attention_decoder_workspace_floats(s));
   float* out = RequireFloat32(info[10], "output", size_t(s.M) * s.B * (s.H + s.E));
   float* weights = RequireFloat32(info[11], "weights", size_t(s.M) * s.B * s.N, true);
@@ -69,7 +82,7 @@ std::function<void()> PrepareForward(const Napi::CallbackInfo& info) {
   float* cN = lstm ? RequireFloat32(info[13], "cN", BH) : nullptr;
   const rnnkit::AttentionDecoderParams<float> p = rnnkit::attention_decoder_params(params, s, c.bias);
   return [=]() {
-    rnnkit::attention_decoder_forward(out, weights, hN, cN, ws, p, x, memory, src, tgt, h0, c0, compute_keys, s);
+    rnnkit::attention_decoder_forward(out, weights, hN, cN, ws, p, x, memory, src, tgt, h0, c0, reuse, s);
   };
 }
 

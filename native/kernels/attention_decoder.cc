@@ -172,7 +172,7 @@ template <typename Real>
 void attention_decoder_forward(Real* out, Real* weights, Real* hN, Real* cN, Real* ws,
                                const AttentionDecoderParams<Real>& p, const Real* x, const Real* memory,
                                const int* source_lengths, const int* target_lengths, const Real* h0, const Real* c0,
-                               bool compute_keys, const AttentionDecoderShape& s) {
+                               DecoderReuse reuse, const AttentionDecoderShape& s) {
   const DecoderLayout L(s);
   const int M = s.M, N = s.N, B = s.B, X = s.X, E = s.E, H = s.H, A = s.A;
   const int GH = gate_count(s.cell) * H, K = attention_key_size(s), XE = X + E;
@@ -183,7 +183,7 @@ void attention_decoder_forward(Real* out, Real* weights, Real* hN, Real* cN, Rea
   Real *gx = ws + L.gx, *hs = ws + L.hs, *cs = ws + L.cs, *ctx = ws + L.ctx;
   Real *att = ws + L.att, *q = ws + L.q, *z = ws + L.z, *step = ws + L.step;
 
-  if (compute_keys && s.score != Score::Dot) {
+  if (!reuse.keys && s.score != Score::Dot) {
     rows_gemm(keys, K, memory, E, p.w_key, E, int(NB), K, E, false);
     if (bahdanau && p.b_key) add_bias_rows(keys, p.b_key, NB, K);
   }
@@ -192,7 +192,7 @@ void attention_decoder_forward(Real* out, Real* weights, Real* hN, Real* cN, Rea
   rows_gemm(gx, GH, x, X, p.w_ih, XE, int(MB), GH, X, false);
   combine_bias(ws + L.bias, p.b_ih, p.b_hh, s.cell, H);
   const bool packs = forward_packs(s);
-  if (packs) {
+  if (packs && !reuse.packed_weights) {
     rows_gemm_pack(ws + L.pk_ctx, p.w_ih + X, XE, GH, E);
     rows_gemm_pack(ws + L.pk_hh, p.w_hh, H, GH, H);
     if (bahdanau) rows_gemm_pack(ws + L.pk_q, p.w_query, H, A, H);
@@ -382,7 +382,7 @@ void attention_decoder_backward(Real* dx, Real* dmemory, Real* dh0, Real* dc0, c
 #define RNNKIT_INSTANTIATE(Real)                                                                                   \
   template void attention_decoder_forward<Real>(Real*, Real*, Real*, Real*, Real*,                                 \
                                                 const AttentionDecoderParams<Real>&, const Real*, const Real*,     \
-                                                const int*, const int*, const Real*, const Real*, bool,            \
+                                                const int*, const int*, const Real*, const Real*, DecoderReuse,    \
                                                 const AttentionDecoderShape&);                                     \
   template void attention_decoder_backward<Real>(Real*, Real*, Real*, Real*, const AttentionDecoderParams<Real>&,  \
                                                  Real*, const AttentionDecoderParams<Real>&, const Real*,          \

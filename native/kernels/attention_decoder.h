@@ -41,15 +41,22 @@ AttentionDecoderParams<Real> attention_decoder_params(Real* base, const Attentio
 int attention_key_size(const AttentionDecoderShape& s);
 size_t attention_decoder_workspace_floats(const AttentionDecoderShape& s);
 
+// What a step-by-step decoding (inference) may take from ws as the previous call with the same
+// shape left it: the keys of the same memory, and the per-step weights packed from the same
+// parameters. Nothing, by default (training, and any call after the memory or parameters changed).
+struct DecoderReuse {
+  bool keys = false;
+  bool packed_weights = false;
+};
+
 // out [M,B,H+E] (zeros at padded steps), weights [M,B,N], hN/cN [B,H].
-// compute_keys=false reuses keys already in ws from a call with the same memory
-// and shape (step-by-step decoding). Lengths may be null (all valid).
+// Lengths may be null (all valid).
 template <typename Real>
 void attention_decoder_forward(Real* out, Real* weights, Real* hN, Real* cN, Real* ws,
                                const AttentionDecoderParams<Real>& p, const Real* x /*[M,B,X]*/,
                                const Real* memory /*[N,B,E]*/, const int* source_lengths /*[B]*/,
                                const int* target_lengths /*[B]*/, const Real* h0 /*[B,H]*/, const Real* c0 /*[B,H]*/,
-                               bool compute_keys, const AttentionDecoderShape& s);
+                               DecoderReuse reuse, const AttentionDecoderShape& s);
 
 // After a forward with the same arguments. Accumulates parameter gradients into g
 // and d(memory) into dmemory; writes dx, dh0, dc0 (each may be null).

@@ -88,7 +88,7 @@ void test_gradients(Cell cell, Score score) {
       weights(size_t(M) * B * N), hN(size_t(B) * H), cN(size_t(B) * H);
   auto loss = [&]() {
     attention_decoder_forward(out.data(), weights.data(), hN.data(), cN.data(), ws.data(), model.p, x.data(),
-                              memory.data(), src.data(), tgt.data(), h0.data(), lstm ? c0.data() : nullptr, true, s);
+                              memory.data(), src.data(), tgt.data(), h0.data(), lstm ? c0.data() : nullptr, DecoderReuse{}, s);
     double v = 0;
     for (size_t i = 0; i < out.size(); ++i) v += out[i] * wout[i];
     for (size_t i = 0; i < hN.size(); ++i) v += hN[i] * wh[i] + (lstm ? cN[i] * wc[i] : 0.0);
@@ -154,7 +154,7 @@ void test_naive_reference(Score score) {
       weights(size_t(M) * B * N), hN(size_t(B) * H);
   attention_decoder_forward(out.data(), weights.data(), hN.data(), (double*)nullptr, ws.data(), p, x.data(),
                             memory.data(), src.data(), (const int*)nullptr, (const double*)nullptr,
-                            (const double*)nullptr, true, s);
+                            (const double*)nullptr, DecoderReuse{}, s);
   double err = 0;
   auto sig = [](double v) { return 1 / (1 + std::exp(-v)); };
   for (int b = 0; b < B; ++b) {
