@@ -33,7 +33,7 @@ export type { Optimizer, OptimizerState, SGDOptions, AdamOptions, CheckedStepOpt
 export * as schedules from './blocks/schedules';
 export type { Schedule } from './blocks/schedules';
 export { AttentionDecoder } from './layers/attention-decoder';
-export type { AttentionDecoderOptions, AttentionKind, AttentionForwardOptions, AttentionDecoderOutput, AttentionDecoderGradients, DecoderState } from './layers/attention-decoder';
+export type { AttentionDecoderOptions, AttentionKind, AttentionForwardOptions, AttentionDecoderOutput, AttentionDecoderGradients, DecoderState, AttentionStepOptions } from './layers/attention-decoder';
 export { ManyToMany } from './structures/many-to-many';
 export type { ManyToManyOptions, ManyToManyExample, StreamState } from './structures/many-to-many';
 export { ManyToOne } from './structures/many-to-one';

@@ -64,6 +64,8 @@ export interface NativeDecoderShape {
   score: NativeScore;
   M: number; N: number; B: number; X: number; E: number; H: number; A: number;
   bias: boolean;
+  /** The memory's batch when a forward maps its rows onto sources (sourceRows); absent: B. */
+  S?: number;
 }
 
 type Lengths = Int32Array | null;
@@ -71,7 +73,7 @@ type Lengths = Int32Array | null;
 export interface DecoderReuse { keys: boolean; packedWeights: boolean }
 type DecoderForwardArgs = [shape: NativeDecoderShape, params: F32, x: F32, memory: F32, sourceLengths: Lengths,
   targetLengths: Lengths, h0: OptF32, c0: OptF32, reuse: DecoderReuse, workspace: F32, output: F32,
-  weights: OptF32, hN: F32, cN: OptF32];
+  weights: OptF32, hN: F32, cN: OptF32, sourceRows: Int32Array | null];
 type DecoderBackwardArgs = [shape: NativeDecoderShape, params: F32, grads: F32, workspace: F32, dOutput: OptF32,
   dhN: OptF32, dcN: OptF32, x: F32, memory: F32, sourceLengths: Lengths, targetLengths: Lengths, dx: F32,
   dMemory: F32, dh0: F32, dc0: OptF32];

@@ -1,7 +1,7 @@
-// A decoding's step calls reuse what the previous call made from the same memory and parameters: the
-// attention keys and the packed per-step weights (reuseKeys), and, after the decoding keeps some rows of
-// its memory (carryKeys), those rows' keys. Reusing runs the same products on the same numbers, so it
-// must give the same bits as making them again.
+// A decoding's step calls reuse what the previous call made from the same memory and parameters (reuseKeys):
+// the attention keys, also after rows left the batch, and the packed per-step weights while the batch
+// stays. Rows may read their memory through sourceRows instead of a copy. Each runs the same products on
+// the same numbers, so it must give the same bits as making them again from a copied memory.
 
 import * as assert from 'node:assert/strict';
 import type { Tensor } from '../lib';
@@ -57,35 +57,37 @@ describe('AttentionDecoder step reuse', () => {
       }
     });
 
-    it(`${cell} ${attention}: keys carried to selected rows give the bits of keys made from those rows`, () => {
+    it(`${cell} ${attention}: rows that read the memory through sourceRows, keys reused, give the bits of a copied memory`, () => {
       const layer = make(cell, attention);
       const first = layer.step(input(B, 30), memory, undefined, { sourceLengths });
-      const kept = selectBatch(memory, ROWS);
-      layer.carryKeys(memory, kept, ROWS);
-      // Dot attention's keys are the memory itself: nothing to carry.
-      assert.equal(layer.hasKeysFor(kept), attention !== 'luong-dot');
       const state = { h: selectBatch(first.hN, ROWS), c: first.cN && selectBatch(first.cN, ROWS) };
       const keptLengths = Int32Array.from(ROWS, (r) => sourceLengths[r]);
       const x = input(ROWS.length, 31);
-      const carried = layer.step(x, kept, state, { sourceLengths: keptLengths, reuseKeys: layer.hasKeysFor(kept) });
-      const made = make(cell, attention).step(x, kept, state, { sourceLengths: keptLengths });
-      same(carried, made, 'after the selection');
-      // The carried workspace holds packed weights from then on.
-      const again = layer.step(x, kept, { h: carried.hN, c: carried.cN }, { sourceLengths: keptLengths, reuseKeys: true });
-      const madeAgain = make(cell, attention).step(x, kept, { h: made.hN, c: made.cN }, { sourceLengths: keptLengths });
-      same(again, madeAgain, 'the step after');
+      // Another batch size, the same memory: the keys come along.
+      const mapped = layer.step(x, memory, state, { sourceLengths: keptLengths, sourceRows: ROWS, reuseKeys: true });
+      const copied = make(cell, attention).step(x, selectBatch(memory, ROWS), state, { sourceLengths: keptLengths });
+      same(mapped, copied, 'after the selection');
+      // The new batch's packed weights, made by that step, are reused by the next.
+      const again = layer.step(x, memory, { h: mapped.hN, c: mapped.cN }, { sourceLengths: keptLengths, sourceRows: ROWS, reuseKeys: true });
+      const copiedAgain = make(cell, attention).step(x, selectBatch(memory, ROWS), { h: copied.hN, c: copied.cN }, { sourceLengths: keptLengths });
+      same(again, copiedAgain, 'the step after');
     });
   }
 
-  it('carries nothing from a memory whose keys the workspace does not hold', () => {
+  it('refuses reuseKeys for a memory whose keys the workspace does not hold, and sourceRows out of range', () => {
     const layer = make('gru', 'bahdanau');
     const memory: Tensor = { data: noise(N * B * E, 9), shape: [N, B, E] };
     const other: Tensor = { data: noise(N * B * E, 10), shape: [N, B, E] };
-    layer.step(input(B, 40), memory, undefined);
-    const kept = selectBatch(other, ROWS);
-    layer.carryKeys(other, kept, ROWS);
-    assert.equal(layer.hasKeysFor(kept), false);
-    assert.equal(layer.hasKeysFor(memory), true, 'the workspace still holds the first memory\'s keys');
+    const out = layer.step(input(B, 40), memory, undefined);
+    assert.throws(() => layer.step(input(B, 41), other, { h: out.hN }, { reuseKeys: true }),
+      (e: Error & { code?: string }) => e.code === 'ERR_RNNKIT_STATE' && /reuseKeys/.test(e.message));
+    assert.throws(() => layer.step(input(2, 42), memory, undefined, { sourceRows: Int32Array.of(0, B) }),
+      (e: Error & { code?: string }) => e.code === 'ERR_RNNKIT_VALUE' && /sourceRows\[1\]/.test(e.message));
+    assert.throws(() => layer.step(input(2, 42), memory, undefined, { sourceRows: Int32Array.of(0) }),
+      (e: Error & { code?: string }) => e.code === 'ERR_RNNKIT_SHAPE' && /sourceRows/.test(e.message));
+    assert.equal(layer.hasKeysFor(memory), true, 'refused calls leave the keys where they were');
+    const fine = layer.step(input(B, 43), memory, { h: out.hN }, { reuseKeys: true });
+    same(fine, make('gru', 'bahdanau').step(input(B, 43), memory, { h: out.hN }), 'after the refusals');
   });
 
   it('loading parameters drops what steps would reuse', () => {

@@ -44,6 +44,13 @@ export interface AttentionForwardOptions {
   training?: boolean;
 }
 
+export interface AttentionStepOptions {
+  sourceLengths?: Int32Array;
+  reuseKeys?: boolean;
+  /** [B]: the row of memory [N, S, E] that each row attends to (default: row b reads memory row b, S = B). */
+  sourceRows?: Int32Array;
+}
+
 export interface AttentionDecoderOutput {
   /** `[M, B, H+E]`: `[s_i ; c_i]`, zeros at padded steps. */
   output: Tensor;
@@ -90,7 +97,9 @@ export class AttentionDecoder extends ParameterModule {
    * Step calls' workspace: keysOf names the memory whose keys it holds; packed says the per-step weights
    * in it were packed by the last step call (both null / false while a call is writing them).
    */
-  private stepWorkspace: { key: string; data: Float32Array; keysOf: Float32Array | null; packed: boolean } | null = null;
+  private stepWorkspace: {
+    key: string; keysShape: string; data: Float32Array; keysOf: Float32Array | null; packed: boolean;
+  } | null = null;
   private sharedWorkspace: Float32Array | null = null;
 
   constructor(options: AttentionDecoderOptions) {
@@ -193,25 +202,25 @@ export class AttentionDecoder extends ParameterModule {
 
   /**
    * One decoding step (M = 1) for inference. `reuseKeys` says this call continues the decoding of the
-   * previous step call of the same shape, on the same memory and parameters: the attention keys it
-   * computed from `memory`, and the per-step weights it packed, are reused rather than made again.
+   * previous step call, on the same memory and parameters: the attention keys it computed from
+   * `memory` are reused, and so are the per-step weights it packed when the batch is the same.
+   * `sourceRows` [B] maps each row onto a row of `memory` [N, S, E] (e.g. the beams of one input
+   * share one copy of its memory); `sourceLengths` stays one per row.
    */
-  step(x: Tensor, memory: Tensor, state: DecoderState | undefined,
-    options: { sourceLengths?: Int32Array; reuseKeys?: boolean } = {}): AttentionDecoderOutput {
+  step(x: Tensor, memory: Tensor, state: DecoderState | undefined, options: AttentionStepOptions = {}): AttentionDecoderOutput {
     const call = this.prepareForward(x, memory, {
       sourceLengths: options.sourceLengths, h0: state?.h, c0: state?.c, training: false,
-    }, options.reuseKeys === true);
+    }, options.reuseKeys === true, options.sourceRows);
     native.attentionDecoderForward(...call.args);
     this.keysFrom(options.reuseKeys === true, memory);
     return call.result;
   }
 
   /** Same as step, on a native worker thread. */
-  async stepAsync(x: Tensor, memory: Tensor, state: DecoderState | undefined,
-    options: { sourceLengths?: Int32Array; reuseKeys?: boolean } = {}): Promise<AttentionDecoderOutput> {
+  async stepAsync(x: Tensor, memory: Tensor, state: DecoderState | undefined, options: AttentionStepOptions = {}): Promise<AttentionDecoderOutput> {
     const call = this.prepareForward(x, memory, {
       sourceLengths: options.sourceLengths, h0: state?.h, c0: state?.c, training: false,
-    }, options.reuseKeys === true);
+    }, options.reuseKeys === true, options.sourceRows);
     await this.busy.track(native.attentionDecoderForwardAsync(...call.args));
     this.keysFrom(options.reuseKeys === true, memory);
     return call.result;
@@ -232,27 +241,9 @@ export class AttentionDecoder extends ParameterModule {
     this.stepWorkspace.packed = true;
   }
 
-  /**
-   * @internal A decoding that carries on with rows `rows` of `from` as the memory `to` (a copy of those
-   * rows, in that order): when the step workspace holds from's keys, the keys of those rows move into a
-   * workspace of the new shape, so the next step may pass reuseKeys instead of computing them again.
-   */
-  carryKeys(from: Tensor, to: Tensor, rows: Int32Array): void {
-    const ws = this.stepWorkspace;
-    if (ws === null || ws.keysOf !== from.data || this.attention === 'luong-dot') return;
-    const N = from.shape[0], B = from.shape[1], R = rows.length;
-    const K = this.attention === 'bahdanau' ? this.attentionSize : this.hiddenSize;
-    const floats = native.attentionDecoderSizes(this.nativeShape(1, N, R)).workspace;
-    if (floats * 4 > this.workspaceLimitBytes || to.shape[0] !== N || to.shape[1] !== R) return;
-    const data = allocateFloat32('workspace', floats);
-    // Keys sit at the workspace's start, [N, B, K].
-    for (let n = 0; n < N; n++) {
-      for (let i = 0; i < R; i++) {
-        const at = (n * B + rows[i]) * K;
-        data.set(ws.data.subarray(at, at + K), (n * R + i) * K);
-      }
-    }
-    this.stepWorkspace = { key: `1,${N},${R}`, data, keysOf: to.data, packed: false };
+  /** Size of one key: A (Bahdanau), H (general), 0 for dot (its keys are the memory, not in the workspace). */
+  private get keySize(): number {
+    return this.attention === 'bahdanau' ? this.attentionSize : this.attention === 'luong-general' ? this.hiddenSize : 0;
   }
 
   protected override onParametersLoaded(): void {
@@ -260,21 +251,25 @@ export class AttentionDecoder extends ParameterModule {
     this.stepWorkspace = null;
   }
 
-  private nativeShape(M: number, N: number, B: number): NativeDecoderShape {
+  private nativeShape(M: number, N: number, B: number, S = B): NativeDecoderShape {
     return {
       cell: this.cell, score: SCORES[this.attention], M, N, B, X: this.inputSize, E: this.memorySize,
-      H: this.hiddenSize, A: this.attentionSize, bias: this.bias,
+      H: this.hiddenSize, A: this.attentionSize, bias: this.bias, ...(S !== B ? { S } : {}),
     };
   }
 
-  private prepareForward(x: Tensor, memory: Tensor, options: AttentionForwardOptions, reuseKeys = false) {
+  private prepareForward(x: Tensor, memory: Tensor, options: AttentionForwardOptions, reuseKeys = false,
+    sourceRows?: Int32Array) {
     this.assertIdle();
     const o = checkObject('options', options);
     const input = checkTensor('x', x, [-1, -1, this.inputSize], `[M, B, inputSize=${this.inputSize}]`);
     const [M, B] = input.shape;
-    const mem = checkTensor('memory', memory, [-1, B, this.memorySize], `[N, B=${B}, memorySize=${this.memorySize}]`);
-    const N = mem.shape[0];
-    if (M < 1 || B < 1 || N < 1) throw shapeError(`x/memory: expected M, N, B >= 1, got M=${M}, N=${N}, B=${B}`);
+    const mem = sourceRows === undefined
+      ? checkTensor('memory', memory, [-1, B, this.memorySize], `[N, B=${B}, memorySize=${this.memorySize}]`)
+      : checkTensor('memory', memory, [-1, -1, this.memorySize], `[N, S, memorySize=${this.memorySize}]`);
+    const [N, S] = mem.shape;
+    if (M < 1 || B < 1 || N < 1 || S < 1) throw shapeError(`x/memory: expected M, N, B, S >= 1, got M=${M}, N=${N}, B=${B}, S=${S}`);
+    const rows = sourceRows === undefined ? null : checkSourceRows(sourceRows, B, S).slice();
     const H = this.hiddenSize;
     const stateNote = `[1, B=${B}, hiddenSize=${H}]`;
     const h0 = o.h0 === undefined ? null : checkTensor('h0', o.h0, [1, B, H], stateNote).data;
@@ -286,14 +281,14 @@ export class AttentionDecoder extends ParameterModule {
     const src = o.sourceLengths === undefined ? null : checkLengths('sourceLengths', o.sourceLengths, B, N).slice();
     const tgt = o.targetLengths === undefined ? null : checkLengths('targetLengths', o.targetLengths, B, M).slice();
     const training = o.training === undefined ? false : checkBoolean('training', o.training);
-    const shape = this.nativeShape(M, N, B);
+    const shape = this.nativeShape(M, N, B, S);
     const sizes = native.attentionDecoderSizes(shape);  // refuses tensors past 2^31-1 elements
     if (sizes.workspace * 4 > this.workspaceLimitBytes) {
       throw valueError(`workspace: M=${M}, N=${N}, B=${B} needs ${(sizes.workspace * 4 / 1048576).toFixed(6)} MiB, ` +
         `above the limit of ${(this.workspaceLimitBytes / 1048576).toFixed(6)} MiB (raise workspaceLimitBytes to allow it)`);
     }
     const workspace = training ? { data: this.trainingWorkspace(sizes.workspace), packed: false }
-      : this.inferenceWorkspace(shape, sizes.workspace, reuseKeys);
+      : this.inferenceWorkspace(shape, sizes.workspace, reuseKeys, mem);
     const reuse = { keys: reuseKeys, packedWeights: reuseKeys && workspace.packed };
     const output = this.callBuffer('output', M * B * (H + this.memorySize));
     const weights = this.callBuffer('weights', M * B * N);
@@ -302,7 +297,7 @@ export class AttentionDecoder extends ParameterModule {
     const xs = training ? this.callCopy('x', input.data) : input.data;
     const ms = training ? this.callCopy('memory', mem.data) : mem.data;
     const args = [shape, this.parameters, xs, ms, src, tgt, h0, c0, reuse, workspace.data, output, weights, hN,
-      cN] as const;
+      cN, rows] as const;
     const result: AttentionDecoderOutput = {
       output: { data: output, shape: [M, B, H + this.memorySize] },
       weights: { data: weights, shape: [M, B, N] },
@@ -332,19 +327,28 @@ export class AttentionDecoder extends ParameterModule {
   }
 
   /** Inference reuses one workspace per shape; keys sit at its start across step calls. */
-  private inferenceWorkspace(shape: NativeDecoderShape, floats: number, reuseKeys: boolean): { data: Float32Array; packed: boolean } {
-    const key = `${shape.M},${shape.N},${shape.B}`;
-    if (reuseKeys && this.stepWorkspace?.key !== key) {
-      throw new RnnkitError('step: reuseKeys needs a previous step call with the same memory shape', 'ERR_RNNKIT_STATE');
+  private inferenceWorkspace(shape: NativeDecoderShape, floats: number, reuseKeys: boolean,
+    memory: Tensor): { data: Float32Array; packed: boolean } {
+    const S = shape.S ?? shape.B;
+    const key = `${shape.M},${shape.N},${shape.B},${S}`, keysShape = `${shape.N},${S}`;
+    const old = this.stepWorkspace;
+    if (reuseKeys && (old === null || old.keysShape !== keysShape || old.keysOf !== memory.data)) {
+      throw new RnnkitError('step: reuseKeys needs a previous step call that computed the keys of this memory', 'ERR_RNNKIT_STATE');
     }
-    if (this.stepWorkspace?.key !== key) {
-      this.stepWorkspace = { key, data: allocateFloat32('workspace', floats), keysOf: null, packed: false };
+    let ws = old;
+    if (ws === null || ws.key !== key) {
+      const data = allocateFloat32('workspace', floats);
+      // Keys lead every step workspace, laid out by N and S alone: a batch of another size (rows that left
+      // the decoding) takes them along.
+      if (reuseKeys && old) data.set(old.data.subarray(0, shape.N * S * this.keySize));
+      ws = { key, keysShape, data, keysOf: reuseKeys ? memory.data : null, packed: false };
+      this.stepWorkspace = ws;
     }
     // Until this call finishes, the keys and packed weights in it are no one's (a refused or failed call
     // leaves them half-written); the caller reads `packed` as it was before.
-    const before = { data: this.stepWorkspace.data, packed: this.stepWorkspace.packed };
-    if (!reuseKeys) this.stepWorkspace.keysOf = null;
-    this.stepWorkspace.packed = false;
+    const before = { data: ws.data, packed: ws.packed };
+    if (!reuseKeys) ws.keysOf = null;
+    ws.packed = false;
     return before;
   }
 
@@ -377,4 +381,15 @@ export class AttentionDecoder extends ParameterModule {
     if (dc0) result.dc0 = { data: dc0, shape: [1, B, H] };
     return { args, result };
   }
+}
+
+function checkSourceRows(value: unknown, batch: number, sources: number): Int32Array {
+  if (!(value instanceof Int32Array)) throw typeError(`sourceRows: expected an Int32Array, got ${describe(value)}`);
+  if (value.length !== batch) throw shapeError(`sourceRows: expected ${batch} rows (one per batch row), got ${value.length}`);
+  for (let b = 0; b < batch; b++) {
+    if (!(value[b] >= 0 && value[b] < sources)) {
+      throw valueError(`sourceRows[${b}]: expected a memory row in [0, ${sources - 1}] (S = ${sources}), got ${value[b]}`);
+    }
+  }
+  return value;
 }

@@ -19,8 +19,10 @@ import type { DecoderDropout, DecoderSource, DecoderTape, TokenDecoder } from '.
 export interface AttentiveState {
   h: Tensor;  // [1, B, H]
   c?: Tensor;
-  memory: Tensor;  // [N, B, E]
-  sourceLengths: Int32Array;
+  memory: Tensor;  // [N, S, E]: one row per input
+  /** [B]: the memory row (input) each state row decodes. */
+  sourceRows: Int32Array;
+  sourceLengths: Int32Array;  // [B], per state row
 }
 
 export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
@@ -43,17 +45,16 @@ export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
     this.stepper = {
       vocabSize: output.vocabSize,
       step: (tokens, state) => this.step(tokens, state),
-      select: (state, rows) => {
-        const memory = selectBatch(state.memory, rows);
-        this.decoder.carryKeys(state.memory, memory, rows);  // the next step need not compute keys again
-        return {
-          h: selectBatch(state.h, rows), c: state.c && selectBatch(state.c, rows), memory,
-          sourceLengths: Int32Array.from(rows, (r) => state.sourceLengths[r]),
-        };
-      },
-      // Same memory object: the next step finds its keys still in the layer's workspace.
+      // Rows map onto the memory (sourceRows) rather than copy it: beams of one input read one copy, and
+      // the same memory object keeps its keys in the layer's workspace for the next step.
+      select: (state, rows) => ({
+        h: selectBatch(state.h, rows), c: state.c && selectBatch(state.c, rows), memory: state.memory,
+        sourceRows: Int32Array.from(rows, (r) => state.sourceRows[r]),
+        sourceLengths: Int32Array.from(rows, (r) => state.sourceLengths[r]),
+      }),
       reorder: (state, rows) => ({
-        h: selectBatch(state.h, rows), c: state.c && selectBatch(state.c, rows), memory: state.memory, sourceLengths: state.sourceLengths,
+        h: selectBatch(state.h, rows), c: state.c && selectBatch(state.c, rows), memory: state.memory,
+        sourceRows: state.sourceRows, sourceLengths: state.sourceLengths,
       }),
     };
   }
@@ -100,6 +101,7 @@ export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
       h: (yield* this.bridge.initialState(source.context, B)).h0,
       c: this.decoder.usesCellState ? { data: new Float32Array(B * H), shape: [1, B, H] } : undefined,
       memory,
+      sourceRows: Int32Array.from({ length: B }, (_, b) => b),
       sourceLengths: source.sourceLengths ?? new Int32Array(B).fill(memory.shape[0]),
     };
   }
@@ -110,13 +112,13 @@ export class AttentiveDecoder implements TokenDecoder<AttentiveState> {
     // The keys W_k h_j + b of a memory are the same at every step: computed once per decoding, not per step.
     const reuseKeys = this.decoder.hasKeysFor(state.memory);
     const out = yield* run(attentionStep(this.decoder, x, state.memory, { h: state.h, c: state.c },
-      { sourceLengths: state.sourceLengths, reuseKeys }));
+      { sourceLengths: state.sourceLengths, sourceRows: state.sourceRows, reuseKeys }));
     const logits = yield* run(linear(this.head, out.output));
     const logProbs = yield* run(logProbabilities(logits));
     const N = state.memory.shape[0], weights = out.weights.data, lengths = state.sourceLengths;
     return {
       logProbs: logProbs.data,
-      state: { h: out.hN, c: out.cN, memory: state.memory, sourceLengths: lengths },
+      state: { h: out.hN, c: out.cN, memory: state.memory, sourceRows: state.sourceRows, sourceLengths: lengths },
       attentionOf: (row) => Array.from(weights.subarray(row * N, row * N + lengths[row])),
     };
   }

@@ -5,7 +5,7 @@
 // native/addon/kernel_function.h's prepare -> closure: the same code decides
 // what to compute, the driver decides where.
 
-import type { AttentionDecoder, AttentionDecoderOutput, DecoderState } from '../layers/attention-decoder';
+import type { AttentionDecoder, AttentionDecoderOutput, DecoderState, AttentionStepOptions } from '../layers/attention-decoder';
 import type { Embedding } from '../layers/embedding';
 import type { Linear } from '../layers/linear';
 import type { ForwardOptions, Recurrent, RecurrentOutput } from '../layers/recurrent';
@@ -71,7 +71,7 @@ export const recurrent = (layer: Recurrent, x: Tensor, options: ForwardOptions =
 });
 
 export const attentionStep = (layer: AttentionDecoder, x: Tensor, memory: Tensor, state: DecoderState,
-  options: { sourceLengths?: Int32Array; reuseKeys?: boolean }): LayerCall<AttentionDecoderOutput> => ({
+  options: AttentionStepOptions): LayerCall<AttentionDecoderOutput> => ({
   sync: () => layer.step(x, memory, state, options),
   async: () => layer.stepAsync(x, memory, state, options),
 });

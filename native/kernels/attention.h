@@ -86,8 +86,9 @@ RNNKIT_INLINE void attention_row_backward(Real* dquery /*[K]*/, Real* dkeys /*[N
 template <typename Real>
 struct AttentionStep {
   Score score;
-  int N, B, E, K, t;
+  int N, B, E, K, t;          // B: the memory's batch (forward with source_rows: its sources)
   int b0, b1;                 // the batch rows this pass covers
+  const int* source_rows;     // forward: [rows] the memory row each row attends to, or null (row b: b)
   const int* source_lengths;  // [B] or null
   const int* target_lengths;  // [B] or null (backward)
   const Real* queries;        // [B,K]
@@ -111,7 +112,8 @@ RNNKIT_INLINE void attention_step_forward(const AttentionStep<Real>& a) {
   for (int b = a.b0; b < a.b1; ++b) {
     attention_row_forward(a.context + size_t(b) * a.E, a.weights + size_t(b) * a.N,
                           a.z ? a.z + size_t(b) * a.N * a.K : nullptr, a.queries + size_t(b) * a.K, a.keys, a.memory,
-                          a.v, a.score, b, a.source_lengths ? a.source_lengths[b] : a.N, a.N, a.B, a.E, a.K);
+                          a.v, a.score, a.source_rows ? a.source_rows[b] : b,
+                          a.source_lengths ? a.source_lengths[b] : a.N, a.N, a.B, a.E, a.K);
   }
 }
 

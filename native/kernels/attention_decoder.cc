@@ -31,7 +31,7 @@ struct DecoderLayout {
     const bool gru = s.cell == Cell::Gru, lstm = s.cell == Cell::Lstm;
     const bool bahdanau = s.score == Score::Bahdanau, dot = s.score == Score::Dot;
     size_t at = 0;
-    keys = at;    at += dot ? 0 : N * B * K;
+    keys = at;    at += dot ? 0 : N * size_t(memory_batch(s)) * K;
     gx = at;      at += M * B * GH;
     dgx = at;     at += M * B * GH;
     ghn = at;     at += gru ? M * B * H : 0;
@@ -171,12 +171,12 @@ size_t attention_decoder_param_count(const AttentionDecoderShape& s, bool bias) 
 template <typename Real>
 void attention_decoder_forward(Real* out, Real* weights, Real* hN, Real* cN, Real* ws,
                                const AttentionDecoderParams<Real>& p, const Real* x, const Real* memory,
-                               const int* source_lengths, const int* target_lengths, const Real* h0, const Real* c0,
-                               DecoderReuse reuse, const AttentionDecoderShape& s) {
+                               const int* source_rows, const int* source_lengths, const int* target_lengths,
+                               const Real* h0, const Real* c0, DecoderReuse reuse, const AttentionDecoderShape& s) {
   const DecoderLayout L(s);
   const int M = s.M, N = s.N, B = s.B, X = s.X, E = s.E, H = s.H, A = s.A;
   const int GH = gate_count(s.cell) * H, K = attention_key_size(s), XE = X + E;
-  const size_t BH = size_t(B) * H, MB = size_t(M) * B, NB = size_t(N) * B;
+  const size_t BH = size_t(B) * H, MB = size_t(M) * B, NS = size_t(N) * memory_batch(s);
   const bool gru = s.cell == Cell::Gru, lstm = s.cell == Cell::Lstm;
   const bool bahdanau = s.score == Score::Bahdanau;
   Real* keys = s.score == Score::Dot ? const_cast<Real*>(memory) : ws + L.keys;
@@ -184,8 +184,8 @@ void attention_decoder_forward(Real* out, Real* weights, Real* hN, Real* cN, Rea
   Real *att = ws + L.att, *q = ws + L.q, *z = ws + L.z, *step = ws + L.step;
 
   if (!reuse.keys && s.score != Score::Dot) {
-    rows_gemm(keys, K, memory, E, p.w_key, E, int(NB), K, E, false);
-    if (bahdanau && p.b_key) add_bias_rows(keys, p.b_key, NB, K);
+    rows_gemm(keys, K, memory, E, p.w_key, E, int(NS), K, E, false);
+    if (bahdanau && p.b_key) add_bias_rows(keys, p.b_key, NS, K);
   }
   // x part of the input projection for all steps; biases join in the element-wise pass.
   // Every forward product is rows_gemm: a sequence gives the same bits alone or in any batch.
@@ -209,8 +209,8 @@ void attention_decoder_forward(Real* out, Real* weights, Real* hN, Real* cN, Rea
     st.b0 = b0; st.b1 = b1; st.H = H; st.lengths = target_lengths; st.relu = s.cell == Cell::RnnRelu;
     st.bias = ws + L.bias; st.gh = step; st.ldy = H + E;
     AttentionStep<Real> at{};
-    at.score = s.score; at.N = N; at.B = B; at.E = E; at.K = K; at.b0 = b0; at.b1 = b1;
-    at.source_lengths = source_lengths; at.keys = keys; at.memory = memory; at.v = p.v;
+    at.score = s.score; at.N = N; at.B = memory_batch(s); at.E = E; at.K = K; at.b0 = b0; at.b1 = b1;
+    at.source_rows = source_rows; at.source_lengths = source_lengths; at.keys = keys; at.memory = memory; at.v = p.v;
     for (int i = 0; i < M; ++i) {
       const Real* s_prev = hs + size_t(i) * BH;
       Real* ctx_i = ctx + size_t(i) * B * E;
@@ -382,7 +382,8 @@ void attention_decoder_backward(Real* dx, Real* dmemory, Real* dh0, Real* dc0, c
 #define RNNKIT_INSTANTIATE(Real)                                                                                   \
   template void attention_decoder_forward<Real>(Real*, Real*, Real*, Real*, Real*,                                 \
                                                 const AttentionDecoderParams<Real>&, const Real*, const Real*,     \
-                                                const int*, const int*, const Real*, const Real*, DecoderReuse,    \
+                                                const int*, const int*, const int*, const Real*, const Real*,      \
+                                                DecoderReuse,                                                      \
                                                 const AttentionDecoderShape&);                                     \
   template void attention_decoder_backward<Real>(Real*, Real*, Real*, Real*, const AttentionDecoderParams<Real>&,  \
                                                  Real*, const AttentionDecoderParams<Real>&, const Real*,          \

@@ -16,7 +16,13 @@ struct AttentionDecoderShape {
   Cell cell;
   Score score;
   int M, N, B, X, E, H, A;  // A only for Bahdanau
+  // Batch of the memory, when a forward maps its B rows onto S sources (source_rows: the beams of
+  // one input read one copy of its memory); 0: S = B, row b reads source b.
+  int S = 0;
 };
+
+// The memory's batch: S, or B when rows are not mapped.
+inline int memory_batch(const AttentionDecoderShape& s) { return s.S > 0 ? s.S : s.B; }
 
 // Parameter pointers (gradients use the same struct). Unused ones are null.
 template <typename Real>
@@ -49,12 +55,14 @@ struct DecoderReuse {
   bool packed_weights = false;
 };
 
-// out [M,B,H+E] (zeros at padded steps), weights [M,B,N], hN/cN [B,H].
-// Lengths may be null (all valid).
+// out [M,B,H+E] (zeros at padded steps), weights [M,B,N], hN/cN [B,H]. memory is [N,S,E] with
+// S = memory_batch(s); row b attends to memory row source_rows[b] (null: b). Lengths are per row
+// and may be null (all valid).
 template <typename Real>
 void attention_decoder_forward(Real* out, Real* weights, Real* hN, Real* cN, Real* ws,
                                const AttentionDecoderParams<Real>& p, const Real* x /*[M,B,X]*/,
-                               const Real* memory /*[N,B,E]*/, const int* source_lengths /*[B]*/,
+                               const Real* memory /*[N,S,E]*/, const int* source_rows /*[B]*/,
+                               const int* source_lengths /*[B]*/,
                                const int* target_lengths /*[B]*/, const Real* h0 /*[B,H]*/, const Real* c0 /*[B,H]*/,
                                DecoderReuse reuse, const AttentionDecoderShape& s);
 
