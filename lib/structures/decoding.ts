@@ -189,10 +189,24 @@ function argmax(row: Float32Array): number {
   return best;
 }
 
+/** The k largest entries' indices, largest first, ties in index order (as a stable sort would give). */
 function topIndices(row: Float32Array, k: number): number[] {
-  const idx = Array.from(row.keys());
-  idx.sort((a, b) => row[b] - row[a]);
-  return idx.slice(0, Math.min(k, row.length));
+  const n = Math.min(k, row.length);
+  if (n > 16) {
+    const idx = Array.from(row.keys());
+    idx.sort((a, b) => row[b] - row[a]);
+    return idx.slice(0, n);
+  }
+  // Beam widths and small top-k: one pass keeping the best n, not a sort of the whole vocabulary per row.
+  const top: number[] = [];
+  for (let v = 0; v < row.length && n > 0; v++) {
+    const x = row[v];
+    if (top.length < n) top.push(v);
+    else if (x > row[top[n - 1]]) top[n - 1] = v;
+    else continue;
+    for (let i = top.length - 1; i > 0 && x > row[top[i - 1]]; i--) { top[i] = top[i - 1]; top[i - 1] = v; }
+  }
+  return top;
 }
 
 function sampleToken(logProbs: Float32Array, temperature: number, topK: number, random: Random): number {
