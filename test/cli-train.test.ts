@@ -27,7 +27,7 @@ interface Case {
 
 const CASES: Case[] = [
   { task: 'g2p', args: ['--budget', '2s', '--hidden', '16', '--embedding', '8', '--eval-size', '40', '--embedding-dropout', '0.1',
-    '--encoder-output-dropout', '0.1', '--head-dropout', '0.2', '--weight-decay', '0.01', '--average', '0.9', '--label-smoothing', '0.1'],
+    '--encoder-output-dropout', '0.1', '--head-dropout', '0.2', '--weight-decay', '0.01', '--average', '0.9', '--label-smoothing', '0.05'],
   metrics: ['per', 'word_accuracy', 'beam_per', 'beam_word_accuracy'], pictures: ['loss.svg', 'attention.svg'] },
   { task: 'names-gender', args: ['--budget', '1s', '--hidden', '8', '--embedding', '8'], metrics: ['accuracy'], pictures: ['loss.svg'] },
   { task: 'names-generate', args: ['--budget', '1s', '--hidden', '8', '--embedding', '8', '--conditioning', 'first-step'], metrics: ['bits_per_char'], pictures: ['loss.svg'] },
@@ -69,7 +69,7 @@ describe('rnnkit CLI: train, save, eval on every task', function () {
         assert.deepEqual(settings.structureDropout, { embedding: 0.1, encoderOutput: 0.1, headInput: 0.2 });
         assert.equal(settings.weightDecay, 0.01);
         assert.equal(settings.average, 0.9);
-        assert.equal(JSON.parse(metadata.config).output.labelSmoothing, 0.1);
+        assert.equal(JSON.parse(metadata.config).output.labelSmoothing, 0.05);
         assert.deepEqual(JSON.parse(metadata.config).dropout, { embedding: 0.1, encoderOutput: 0.1, headInput: 0.2 });
       }
 

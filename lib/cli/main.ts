@@ -432,7 +432,7 @@ Examples:
     .option('--embedding-dropout <p>', 'g2p: dropout on the token embeddings, in [0, 1)', numberIn(0, 0.95))
     .option('--encoder-output-dropout <p>', 'g2p: dropout on the encoder outputs (attention memory and context), in [0, 1)', numberIn(0, 0.95))
     .option('--head-dropout <p>', "g2p: dropout on the output head's input, in [0, 1)", numberIn(0, 0.95))
-    .option('--label-smoothing <e>', 'g2p: label smoothing of the cross-entropy, in [0, 1)', numberIn(0, 0.95))
+    .option('--label-smoothing <e>', 'g2p: label smoothing of the cross-entropy, in [0, 1) (default 0.1)', numberIn(0, 0.95))
     .option('--weight-decay <w>', 'AdamW with this decoupled weight decay (default 0: Adam)', numberIn(0, 1))
     .option('--average <decay>', 'keep a moving average of the weights with this decay (e.g. 0.999) and use it', numberIn(0, 0.99999, true))
     .option('--segment <n>', 'moby: characters per training sequence', positiveInt(100000))

@@ -131,6 +131,8 @@ export const g2p: Task<EncoderDecoder, EncoderDecoderExample, G2PState> = {
   defaults: {
     hidden: 256, cell: 'gru', embedding: 64, layers: 1, dropout: 0, batchSize: 64, lr: 3e-3, clipNorm: 1, seed: 1,
     budgetMs: 160000, attention: 'bahdanau', evalBeam: 5,
+    // Validation word accuracy, same session, --threads 1: 0.679 -> 0.727 at 30 minutes, 0.637 -> 0.657 at 2m40s.
+    labelSmoothing: 0.1,
   },
   options: ['attention', 'evalSize', 'evalBeam', 'structureDropout', 'labelSmoothing'],
   // Chosen on the validation split (2 cores): within a few minutes a 192-unit model with
