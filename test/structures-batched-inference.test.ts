@@ -9,7 +9,7 @@ import {
   EncoderDecoder, ManyToMany, ManyToOne, OneToMany, type EncoderDecoderExample, type GenerateOptions, type SequenceModel,
 } from '../lib';
 import { beamSearch, type StepDecoder } from '../lib/structures/decoding';
-import { runSync, type Inference } from '../lib/structures/inference';
+import { run, runAsync, runSync, type Inference, type LayerCall } from '../lib/structures/inference';
 import { MODEL_CASES } from './helpers/structure-models';
 import { randomTokens, testRandom } from './helpers/structures';
 
@@ -237,5 +237,21 @@ describe('structures: batched inference', function () {
       });
       assert.ok(steps.some((n) => n < maxLength), `steps per input: ${steps.join(', ')}`);
     });
+  });
+
+  it('runAsync runs light calls on the JS thread and the others on workers, and returns each result', async function () {
+    const used: string[] = [];
+    const call = (name: string, light: boolean): LayerCall<string> => ({
+      sync: () => { used.push(`${name} sync`); return name; },
+      async: async () => { used.push(`${name} async`); return name; },
+      light,
+    });
+    function* work(): Inference<string> {
+      const a = yield* run(call('lookup', true));
+      const b = yield* run(call('step', false));
+      return a + b;
+    }
+    assert.equal(await runAsync(work()), 'lookupstep');
+    assert.deepEqual(used, ['lookup sync', 'step async']);
   });
 });

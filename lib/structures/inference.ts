@@ -15,7 +15,16 @@ import type { Tensor } from '../tensor';
 export interface LayerCall<T> {
   sync(): T;
   async(): Promise<T>;
+  /**
+   * Work of a few tens of microseconds at most (an embedding lookup, a small head): runAsync runs it on
+   * the JS thread, since a hop to a worker thread and back costs more than the work. Same kernels, same bits.
+   */
+  light?: boolean;
 }
+
+// Below these sizes a call takes a few tens of microseconds on one core.
+const LIGHT_MULTIPLY_ADDS = 1 << 21;
+const LIGHT_ELEMENTS = 1 << 16;
 
 /** A computation that yields layer calls and returns T. */
 export type Inference<T> = Generator<LayerCall<unknown>, T, unknown>;
@@ -45,7 +54,7 @@ export async function runAsync<T>(work: Inference<T>): Promise<T> {
   while (!step.done) {
     let value: unknown;
     try {
-      value = await step.value.async();
+      value = step.value.light ? step.value.sync() : await step.value.async();
     } catch (error) {
       step = work.throw(error);
       continue;
@@ -58,11 +67,13 @@ export async function runAsync<T>(work: Inference<T>): Promise<T> {
 export const embed = (layer: Embedding, ids: Int32Array, shape: number[], training = false): LayerCall<Tensor> => ({
   sync: () => layer.forward(ids, shape, { training }),
   async: () => layer.forwardAsync(ids, shape, { training }),
+  light: ids.length * layer.embeddingDim <= LIGHT_ELEMENTS,
 });
 
 export const linear = (layer: Linear, x: Tensor, training = false): LayerCall<Tensor> => ({
   sync: () => layer.forward(x, { training }),
   async: () => layer.forwardAsync(x, { training }),
+  light: x.data.length * layer.outFeatures <= LIGHT_MULTIPLY_ADDS,
 });
 
 export const recurrent = (layer: Recurrent, x: Tensor, options: ForwardOptions = {}): LayerCall<RecurrentOutput> => ({
@@ -79,4 +90,5 @@ export const attentionStep = (layer: AttentionDecoder, x: Tensor, memory: Tensor
 export const logProbabilities = (logits: Tensor): LayerCall<Tensor> => ({
   sync: () => logSoftmax(logits),
   async: () => logSoftmaxAsync(logits),
+  light: logits.data.length <= LIGHT_ELEMENTS,
 });
